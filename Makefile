@@ -1,0 +1,24 @@
+# The two commands: `make demo` (the demo on http://127.0.0.1:8080) and `make test` (everything CI runs).
+GO ?= go
+
+.PHONY: test demo devdb vet fmt-check
+
+test: fmt-check vet
+	$(GO) test -race -count=1 ./...
+	cd devdb && $(GO) test -race -count=1 ./...
+	cd demo && $(GO) build -o /dev/null .
+
+vet:
+	$(GO) vet ./...
+	cd devdb && $(GO) vet ./...
+	cd demo && $(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+demo:
+	cd demo && $(GO) run .
+
+# The development database alone, on 127.0.0.1:27017.
+devdb:
+	cd devdb && $(GO) run ./cmd/devdb

@@ -1,0 +1,261 @@
+package mongosession_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mongosession/mongosession"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// env is one test's world: its own collection, a store, a manager and a real HTTP server.
+type env struct {
+	t      *testing.T
+	coll   *mongo.Collection
+	store  *mongosession.MongoStore
+	mgr    *mongosession.Manager
+	srv    *httptest.Server
+	cmds   atomic.Int64
+	names  sync.Map // command names seen, for failure messages
+	client *http.Client
+}
+
+// notCounted are the driver's handshake and monitoring commands: not the session's work.
+var notCounted = map[string]bool{"hello": true, "isMaster": true, "ismaster": true, "ping": true,
+	"saslStart": true, "saslContinue": true, "buildInfo": true, "endSessions": true, "createIndexes": true}
+
+type envConfig struct {
+	opts    mongosession.Options
+	uri     string // default mongosession.TestURI
+	handler func(e *env) http.Handler
+	timeout time.Duration // server selection timeout
+}
+
+func newEnv(t *testing.T, cfg envConfig) *env {
+	t.Helper()
+	e := &env{t: t}
+	uri := cfg.uri
+	if uri == "" {
+		uri = mongosession.TestURI
+	}
+	co := options.Client().ApplyURI(uri).SetMonitor(&event.CommandMonitor{
+		Started: func(_ context.Context, ev *event.CommandStartedEvent) {
+			if !notCounted[ev.CommandName] {
+				e.cmds.Add(1)
+				e.names.Store(ev.CommandName, true)
+			}
+		},
+	})
+	if cfg.timeout > 0 {
+		co.SetServerSelectionTimeout(cfg.timeout).SetConnectTimeout(cfg.timeout)
+	}
+	client, err := mongo.Connect(co)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	e.coll = client.Database("mongosession_test").Collection(fmt.Sprintf("%s_%d", name, time.Now().UnixNano()))
+	ctx := context.Background()
+	e.store, err = mongosession.NewMongoStore(ctx, e.coll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = e.store.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = e.coll.Drop(ctx)
+	})
+	opts := cfg.opts
+	opts.InsecureCookie = true // httptest serves plain http; the jar would not send a Secure cookie
+	e.mgr, err = mongosession.New(e.store, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := cfg.handler
+	if h == nil {
+		h = routes
+	}
+	e.srv = httptest.NewServer(e.mgr.Middleware(h(e)))
+	t.Cleanup(e.srv.Close)
+	e.client = e.newClient()
+	return e
+}
+
+func (e *env) newClient() *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second}
+}
+
+// routes are the test application: each writes "ok <value>" or "err <error>".
+func routes(e *env) http.Handler {
+	mux := http.NewServeMux()
+	reply := func(w http.ResponseWriter, v any, err error) {
+		if err != nil {
+			fmt.Fprint(w, "err ", err)
+			return
+		}
+		fmt.Fprint(w, "ok ", v)
+	}
+	mux.HandleFunc("/untouched", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })
+	mux.HandleFunc("/incr", func(w http.ResponseWriter, r *http.Request) {
+		n, err := mongosession.FromContext(r.Context()).Incr("visits", 1)
+		reply(w, n, err)
+	})
+	mux.HandleFunc("/get", func(w http.ResponseWriter, r *http.Request) {
+		v, err := mongosession.FromContext(r.Context()).Get(r.FormValue("k"))
+		reply(w, v, err)
+	})
+	mux.HandleFunc("/put", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, "", mongosession.FromContext(r.Context()).Put(r.FormValue("k"), r.FormValue("v")))
+	})
+	mux.HandleFunc("/readput", func(w http.ResponseWriter, r *http.Request) {
+		s := mongosession.FromContext(r.Context())
+		if _, err := s.Get("visits"); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		reply(w, "", s.Put(r.FormValue("k"), r.FormValue("v")))
+	})
+	mux.HandleFunc("/renew", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, "", mongosession.FromContext(r.Context()).Renew())
+	})
+	mux.HandleFunc("/destroy", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, "", mongosession.FromContext(r.Context()).Destroy())
+	})
+	return mux
+}
+
+// do sends one request with c and returns status, body and the Set-Cookie header.
+func (e *env) do(c *http.Client, path string, hdr ...string) (int, string, string) {
+	e.t.Helper()
+	req, err := http.NewRequest("GET", e.srv.URL+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp.StatusCode, string(body), resp.Header.Get("Set-Cookie")
+}
+
+// get is do with the env's own client, failing the test on a non-200 status.
+func (e *env) get(path string) string {
+	e.t.Helper()
+	code, body, _ := e.do(e.client, path)
+	if code != http.StatusOK {
+		e.t.Fatalf("GET %s: status %d, body %q", path, code, body)
+	}
+	return body
+}
+
+// count returns how many database commands one request to path makes.
+func (e *env) count(c *http.Client, path string) int64 {
+	e.t.Helper()
+	e.cmds.Store(0)
+	code, body, _ := e.do(c, path)
+	if code != http.StatusOK || strings.HasPrefix(body, "err") {
+		e.t.Fatalf("GET %s: %d %q", path, code, body)
+	}
+	return e.cmds.Load()
+}
+
+// cookie returns the value of the session cookie the env's client holds.
+func (e *env) cookie() string {
+	e.t.Helper()
+	for _, c := range e.client.Jar.Cookies(mustURL(e.srv.URL)) {
+		if c.Name == e.mgr.Options().CookieName {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func (e *env) docCount(filter bson.D) int64 {
+	e.t.Helper()
+	n, err := e.coll.CountDocuments(context.Background(), filter)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// proxy is a TCP forwarder in front of the database, so a test can take the database away.
+type proxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(u, c); u.Close() }()
+			go func() { _, _ = io.Copy(c, u); c.Close() }()
+		}
+	}()
+	t.Cleanup(p.stop)
+	return p
+}
+
+// stop refuses new connections and cuts the open ones: the database is gone.
+func (p *proxy) stop() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}

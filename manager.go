@@ -1,0 +1,296 @@
+package mongosession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// Manager creates sessions for requests and commits them. It is safe for concurrent use.
+type Manager struct {
+	store Store
+	opts  Options
+}
+
+// retiredKept bounds the list of retired token hashes kept per session.
+const retiredKept = 8
+
+// New returns a Manager that keeps sessions in store. Zero fields of opts take their documented defaults;
+// impossible combinations are an error.
+func New(store Store, opts Options) (*Manager, error) {
+	if store == nil {
+		return nil, errors.New("mongosession: store is nil")
+	}
+	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	m := &Manager{store: store, opts: opts}
+	if m.opts.ErrorFunc == nil {
+		m.opts.ErrorFunc = m.defaultError
+	}
+	return m, nil
+}
+
+// Options returns the options in force, defaults applied.
+func (m *Manager) Options() Options { return m.opts }
+
+func (m *Manager) defaultError(w http.ResponseWriter, r *http.Request, err error) {
+	m.opts.Logger.Error("mongosession: session unavailable", "err", err, "method", r.Method, "path", r.URL.Path)
+	http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+}
+
+type ctxKey struct{}
+
+// FromContext returns the request's session. Under Manager.Middleware it is never nil; elsewhere it is nil.
+func FromContext(ctx context.Context) *Session {
+	s, _ := ctx.Value(ctxKey{}).(*Session)
+	return s
+}
+
+// newSession reads the cookie. A missing or malformed cookie is no session (never an error).
+func (m *Manager) newSession(r *http.Request) *Session {
+	s := &Session{m: m}
+	for _, c := range r.Cookies() {
+		if c.Name != m.opts.CookieName {
+			continue
+		}
+		if id, token, ok := parseCookie(c.Value); ok {
+			s.id, s.token, s.state = id, token, stateCookie
+			return s
+		}
+		s.stale = true // malformed: replace it if we write, never fail on it
+	}
+	return s
+}
+
+// commit writes the request's changes. Before the headers (setCookie true) it may rotate and set the cookie;
+// afterwards it only writes data. It returns the cookie to send, if any.
+func (m *Manager) commit(s *Session, setCookie bool) (*http.Cookie, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return nil, s.err
+	}
+	// The commit must finish even if the client goes away: a cancelled write leaves an unknown state.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), m.opts.Timeout)
+	defer cancel()
+	now := time.Now()
+
+	if s.destroy != "" {
+		if err := m.store.Delete(ctx, s.destroy); err != nil {
+			return nil, fmt.Errorf("mongosession: destroy session: %w", err)
+		}
+		s.destroy = ""
+	}
+	if s.renew {
+		s.renew = false
+		if err := s.loadLocked(); err != nil {
+			return nil, err
+		}
+		if s.state == stateLoaded {
+			return m.renew(ctx, s, now)
+		}
+	}
+	switch s.state {
+	case stateCookie:
+		if len(s.changes) == 0 && s.user == nil {
+			return nil, nil
+		}
+		res, err := m.store.Commit(ctx, &Commit{ID: s.id, Now: now, AuthHash: hashToken(s.token),
+			Changes: s.changes, User: s.user, Seen: now})
+		if err != nil {
+			return nil, fmt.Errorf("mongosession: commit: %w", err)
+		}
+		if res.Found {
+			s.changes, s.user = nil, nil
+			return nil, nil
+		}
+		// The cookie named no live session: the changes start a new one.
+		s.state, s.stale = stateNone, true
+		return m.insert(ctx, s, now, setCookie)
+	case stateLoaded:
+		return m.update(ctx, s, now, setCookie)
+	default:
+		return m.insert(ctx, s, now, setCookie)
+	}
+}
+
+// insert creates a session from the request's changes (one insert), or clears a stale cookie.
+func (m *Manager) insert(ctx context.Context, s *Session, now time.Time, setCookie bool) (*http.Cookie, error) {
+	if len(s.changes) == 0 && (s.user == nil || *s.user == "") {
+		if s.stale && setCookie {
+			s.stale = false
+			return m.cookie("", time.Time{}), nil
+		}
+		return nil, nil
+	}
+	if !setCookie {
+		m.opts.Logger.Warn("mongosession: change after the headers went out in a request without a session: not stored (no cookie could carry it)")
+		s.changes, s.user = nil, nil
+		return nil, nil
+	}
+	data := make(map[string]bson.RawValue, len(s.changes))
+	for k, ch := range s.changes {
+		switch ch.Op {
+		case OpSet:
+			data[k] = ch.Value
+		case OpInc:
+			data[k] = rawValue(ch.Delta)
+		}
+	}
+	rec, token := m.newRecord(now, data)
+	if s.user != nil {
+		rec.User = *s.user
+	}
+	if err := m.store.Insert(ctx, rec); err != nil {
+		return nil, fmt.Errorf("mongosession: create session: %w", err)
+	}
+	s.id, s.token, s.rec, s.state, s.changes, s.user, s.stale = rec.ID, token, rec, stateLoaded, nil, nil, false
+	return m.cookie(cookieValue(rec.ID, token), rec.Absolute), nil
+}
+
+func (m *Manager) newRecord(now time.Time, data map[string]bson.RawValue) (*Record, string) {
+	token := newToken()
+	now = now.Truncate(time.Millisecond) // what BSON keeps
+	return &Record{
+		ID:       newID(),
+		Tokens:   []Token{{Hash: hashToken(token), Issued: now}},
+		Data:     data,
+		Created:  now,
+		Seen:     now,
+		Idle:     now.Add(m.opts.IdleTimeout),
+		Absolute: now.Add(m.opts.Lifetime),
+		Version:  1,
+	}, token
+}
+
+// renew moves the session's data to a new id and token: read (done), insert, delete. FerretDB 1.x has no
+// transactions; if the delete fails the old session is left to expire and the error is reported.
+func (m *Manager) renew(ctx context.Context, s *Session, now time.Time) (*http.Cookie, error) {
+	data := make(map[string]bson.RawValue, len(s.rec.Data)+len(s.changes))
+	for k := range s.rec.Data {
+		if v, ok := s.viewLocked(k); ok {
+			data[k] = v
+		}
+	}
+	for k := range s.changes {
+		if v, ok := s.viewLocked(k); ok {
+			data[k] = v
+		}
+	}
+	rec, token := m.newRecord(now, data)
+	rec.User = s.rec.User
+	if s.user != nil {
+		rec.User = *s.user
+	}
+	if err := m.store.Insert(ctx, rec); err != nil {
+		return nil, fmt.Errorf("mongosession: renew: %w", err)
+	}
+	if err := m.store.Delete(ctx, s.id); err != nil {
+		return nil, fmt.Errorf("mongosession: renew: delete old session: %w", err)
+	}
+	s.id, s.token, s.rec, s.changes, s.user = rec.ID, token, rec, nil, nil
+	return m.cookie(cookieValue(rec.ID, token), rec.Absolute), nil
+}
+
+// update commits a session that this request has read: data changes, rotation and idle extension, folded
+// into one write command. The session is authenticated by the read, so the data statement filters on _id
+// and expiry only: a parallel rotation that retires this request's token must not make it miss.
+func (m *Manager) update(ctx context.Context, s *Session, now time.Time, setCookie bool) (*http.Cookie, error) {
+	rec := s.rec
+	c := &Commit{ID: rec.ID, Now: now, Changes: s.changes, User: s.user}
+	writes := len(s.changes) > 0 || s.user != nil
+
+	var token string
+	newest := rec.Newest()
+	if setCookie && now.Sub(newest.Issued) >= m.opts.TokenTTL {
+		token = newToken()
+		tokens := append(append(make([]Token, 0, len(rec.Tokens)+1), rec.Tokens...),
+			Token{Hash: hashToken(token), Issued: now.Truncate(time.Millisecond)})
+		retired := append([][]byte(nil), rec.Retired...)
+		if drop := len(tokens) - m.opts.TokensKept; drop > 0 {
+			for _, t := range tokens[:drop] {
+				retired = append(retired, t.Hash)
+			}
+			tokens = tokens[drop:]
+		}
+		if len(retired) > retiredKept {
+			retired = retired[len(retired)-retiredKept:]
+		}
+		c.Rotate = &Rotation{ExpectNewest: newest.Hash, Tokens: tokens, Retired: retired}
+	}
+	idle := now.Add(m.opts.IdleTimeout).Truncate(time.Millisecond)
+	if writes || c.Rotate != nil || idle.Sub(rec.Idle) > m.opts.IdleTimeout/10 {
+		c.Seen, c.Idle, c.Expires = now, idle, minTime(idle, rec.Absolute)
+	}
+	if !writes && c.Rotate == nil && c.Idle.IsZero() {
+		return nil, nil // read-only, fresh token, deadline recent: no write at all
+	}
+	res, err := m.store.Commit(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("mongosession: commit: %w", err)
+	}
+	if writes && !res.Found {
+		// Destroyed or expired while this request ran: logout wins, the changes go with the session.
+		m.opts.Logger.Info("mongosession: session ended during the request; its changes were not stored")
+		s.state, s.rec, s.changes, s.user = stateNone, nil, nil, nil
+		if setCookie {
+			return m.cookie("", time.Time{}), nil
+		}
+		return nil, nil
+	}
+	for k, ch := range s.changes {
+		if v, ok := s.viewLocked(k); ok && ch.Op != OpUnset {
+			rec.Data[k] = v
+		} else {
+			delete(rec.Data, k)
+		}
+	}
+	if s.user != nil {
+		rec.User = *s.user
+	}
+	s.changes, s.user = nil, nil
+	if !c.Idle.IsZero() {
+		rec.Idle = c.Idle
+	}
+	if res.Rotated {
+		rec.Tokens, rec.Retired = c.Rotate.Tokens, c.Rotate.Retired
+		s.token = token
+		return m.cookie(cookieValue(rec.ID, token), rec.Absolute), nil
+	}
+	return nil, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// cookie builds the session cookie; an empty value expires it.
+func (m *Manager) cookie(value string, expires time.Time) *http.Cookie {
+	c := &http.Cookie{
+		Name:        m.opts.CookieName,
+		Value:       value,
+		Path:        m.opts.CookiePath,
+		Domain:      m.opts.CookieDomain,
+		Secure:      !m.opts.InsecureCookie,
+		HttpOnly:    true,
+		SameSite:    m.opts.CookieSameSite,
+		Partitioned: m.opts.CookiePartitioned,
+	}
+	if value == "" {
+		c.MaxAge = -1
+		c.Expires = time.Unix(1, 0)
+	} else {
+		c.Expires = expires.UTC()
+		c.MaxAge = max(1, int(time.Until(expires).Seconds()))
+	}
+	return c
+}

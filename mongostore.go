@@ -1,0 +1,313 @@
+package mongosession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// MongoStore keeps one document per session in a MongoDB collection:
+//
+//	{_id, tokens: [{h, at}], newest, retired: [h], data: {key: value}, user, created, seen, idle, absolute,
+//	 expires, v}
+//
+// Every lookup is by _id (the shard key on a sharded cluster should be hashed _id). Only SHA-256 hashes of
+// tokens are stored.
+type MongoStore struct {
+	coll *mongo.Collection
+
+	purgeInterval time.Duration
+	purgeBatch    int
+	timeout       time.Duration
+	stop          chan struct{}
+	done          chan struct{}
+	closeOnce     sync.Once
+	ttl           bool
+}
+
+// StoreOption configures NewMongoStore.
+type StoreOption func(*MongoStore)
+
+// WithPurgeInterval sets how often the background purge runs when the server has no TTL indexes.
+// Default 1 minute.
+func WithPurgeInterval(d time.Duration) StoreOption {
+	return func(s *MongoStore) { s.purgeInterval = d }
+}
+
+// WithPurgeBatch sets how many expired sessions one purge step deletes at most. Default 1000.
+func WithPurgeBatch(n int) StoreOption { return func(s *MongoStore) { s.purgeBatch = n } }
+
+// createTTLIndex is a variable so that tests can fake the server's answer.
+var createTTLIndex = func(ctx context.Context, coll *mongo.Collection) error {
+	_, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "expires", Value: 1}},
+		Options: options.Index().SetName("expires_ttl").SetExpireAfterSeconds(0),
+	})
+	return err
+}
+
+// NewMongoStore prepares coll for sessions: it creates a TTL index on expires where the server supports it,
+// and otherwise starts a background purge of expired sessions (bounded batches) that Close stops.
+func NewMongoStore(ctx context.Context, coll *mongo.Collection, opts ...StoreOption) (*MongoStore, error) {
+	s := &MongoStore{coll: coll, purgeInterval: time.Minute, purgeBatch: 1000, timeout: 10 * time.Second,
+		stop: make(chan struct{}), done: make(chan struct{})}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.purgeInterval <= 0 || s.purgeBatch <= 0 {
+		return nil, errors.New("mongosession: purge interval and batch must be positive")
+	}
+	err := createTTLIndex(ctx, coll)
+	switch {
+	case err == nil:
+		s.ttl = true
+		close(s.done)
+	case notImplemented(err):
+		// FerretDB 1.x and some other MongoDB-protocol servers have no TTL indexes.
+		if _, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+			Keys: bson.D{{Key: "expires", Value: 1}}, Options: options.Index().SetName("expires"),
+		}); err != nil {
+			return nil, fmt.Errorf("mongosession: create expires index: %w", err)
+		}
+		go s.purgeLoop()
+	default:
+		return nil, fmt.Errorf("mongosession: create TTL index: %w", err)
+	}
+	return s, nil
+}
+
+// notImplemented recognises a server that refuses TTL indexes.
+func notImplemented(err error) bool {
+	var se mongo.ServerError
+	if !errors.As(err, &se) {
+		return false
+	}
+	var ce mongo.CommandError
+	if errors.As(err, &ce) && (ce.Name == "NotImplemented" || ce.Name == "CommandNotFound") {
+		return true
+	}
+	return se.HasErrorCode(238) || se.HasErrorCode(59) || se.HasErrorCode(115) // NotImplemented, CommandNotFound, CommandNotSupported
+}
+
+// UsesTTLIndex reports whether expired sessions are removed by the server's TTL index (true) or by the
+// store's background purge (false).
+func (s *MongoStore) UsesTTLIndex() bool { return s.ttl }
+
+// Close stops the background purge, if any. It does not disconnect the client.
+func (s *MongoStore) Close() error {
+	s.closeOnce.Do(func() { close(s.stop) })
+	<-s.done
+	return nil
+}
+
+func (s *MongoStore) purgeLoop() {
+	defer close(s.done)
+	t := time.NewTicker(s.purgeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+			_, _ = s.Purge(ctx) // the next tick tries again
+			cancel()
+		}
+	}
+}
+
+// Purge deletes expired sessions in batches of the purge batch size until none is left or ctx ends.
+// It returns how many it deleted.
+func (s *MongoStore) Purge(ctx context.Context) (int64, error) {
+	var total int64
+	for {
+		now := time.Now()
+		cur, err := s.coll.Find(ctx, bson.D{{Key: "expires", Value: bson.D{{Key: "$lte", Value: now}}}},
+			options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(s.purgeBatch)))
+		if err != nil {
+			return total, err
+		}
+		var ids []struct {
+			ID string `bson:"_id"`
+		}
+		if err := cur.All(ctx, &ids); err != nil {
+			return total, err
+		}
+		if len(ids) == 0 {
+			return total, nil
+		}
+		in := make(bson.A, len(ids))
+		for i, d := range ids {
+			in[i] = d.ID
+		}
+		res, err := s.coll.DeleteMany(ctx, bson.D{
+			{Key: "_id", Value: bson.D{{Key: "$in", Value: in}}},
+			{Key: "expires", Value: bson.D{{Key: "$lte", Value: now}}},
+		})
+		if err != nil {
+			return total, err
+		}
+		total += res.DeletedCount
+		if len(ids) < s.purgeBatch {
+			return total, nil
+		}
+	}
+}
+
+type mongoDoc struct {
+	ID       string    `bson:"_id"`
+	Tokens   []Token   `bson:"tokens"`
+	Newest   []byte    `bson:"newest"`
+	Retired  [][]byte  `bson:"retired"`
+	Data     bson.Raw  `bson:"data"`
+	User     string    `bson:"user,omitempty"`
+	Created  time.Time `bson:"created"`
+	Seen     time.Time `bson:"seen"`
+	Idle     time.Time `bson:"idle"`
+	Absolute time.Time `bson:"absolute"`
+	Expires  time.Time `bson:"expires"`
+	Version  int64     `bson:"v"`
+}
+
+// Load implements Store: one FindOne by _id, token hash and expiry.
+func (s *MongoStore) Load(ctx context.Context, id string, tokenHash []byte, now time.Time) (*Record, error) {
+	var d mongoDoc
+	err := s.coll.FindOne(ctx, bson.D{
+		{Key: "_id", Value: id},
+		{Key: "tokens.h", Value: tokenHash},
+		{Key: "expires", Value: bson.D{{Key: "$gt", Value: now}}},
+	}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec := &Record{ID: d.ID, Tokens: d.Tokens, Retired: d.Retired, User: d.User, Created: d.Created,
+		Seen: d.Seen, Idle: d.Idle, Absolute: d.Absolute, Version: d.Version,
+		Data: make(map[string]bson.RawValue)}
+	if len(d.Data) > 0 {
+		elems, err := d.Data.Elements()
+		if err != nil {
+			return nil, fmt.Errorf("mongosession: session data: %w", err)
+		}
+		for _, e := range elems {
+			rec.Data[e.Key()] = e.Value()
+		}
+	}
+	return rec, nil
+}
+
+// Insert implements Store.
+func (s *MongoStore) Insert(ctx context.Context, rec *Record) error {
+	data := rec.Data
+	if data == nil {
+		data = map[string]bson.RawValue{}
+	}
+	_, err := s.coll.InsertOne(ctx, mongoDoc{ID: rec.ID, Tokens: rec.Tokens, Newest: rec.Newest().Hash,
+		Retired: rec.Retired, User: rec.User, Created: rec.Created, Seen: rec.Seen, Idle: rec.Idle,
+		Absolute: rec.Absolute, Expires: rec.Expires(), Version: rec.Version, Data: mustRaw(data)})
+	return err
+}
+
+func mustRaw(data map[string]bson.RawValue) bson.Raw {
+	b, err := bson.Marshal(data)
+	if err != nil {
+		// Values were encoded at Put; re-wrapping them as a document cannot fail.
+		panic(err)
+	}
+	return b
+}
+
+// Delete implements Store.
+func (s *MongoStore) Delete(ctx context.Context, id string) error {
+	_, err := s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	return err
+}
+
+// Commit implements Store: one write command holding the conditional rotation, then the data change.
+func (s *MongoStore) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
+	var models []mongo.WriteModel
+	live := bson.E{Key: "expires", Value: bson.D{{Key: "$gt", Value: c.Now}}}
+	if c.Rotate != nil {
+		set := bson.D{
+			{Key: "tokens", Value: c.Rotate.Tokens}, // written whole: FerretDB 1.x ignores $slice
+			{Key: "newest", Value: c.Rotate.Tokens[len(c.Rotate.Tokens)-1].Hash},
+			{Key: "retired", Value: c.Rotate.Retired},
+		}
+		set = appendDeadlines(set, c)
+		models = append(models, mongo.NewUpdateOneModel().
+			SetFilter(bson.D{{Key: "_id", Value: c.ID}, {Key: "newest", Value: c.Rotate.ExpectNewest}, live}).
+			SetUpdate(bson.D{{Key: "$set", Value: set}, {Key: "$inc", Value: bson.D{{Key: "v", Value: int64(1)}}}}))
+	}
+	if c.HasData() {
+		filter := bson.D{{Key: "_id", Value: c.ID}}
+		if c.AuthHash != nil {
+			filter = append(filter, bson.E{Key: "tokens.h", Value: c.AuthHash})
+		}
+		filter = append(filter, live)
+		var set, unset bson.D
+		inc := bson.D{{Key: "v", Value: int64(1)}}
+		for k, ch := range c.Changes {
+			switch ch.Op {
+			case OpSet:
+				set = append(set, bson.E{Key: "data." + k, Value: ch.Value})
+			case OpUnset:
+				unset = append(unset, bson.E{Key: "data." + k, Value: ""})
+			case OpInc:
+				inc = append(inc, bson.E{Key: "data." + k, Value: ch.Delta})
+			}
+		}
+		if c.User != nil {
+			if *c.User == "" {
+				unset = append(unset, bson.E{Key: "user", Value: ""})
+			} else {
+				set = append(set, bson.E{Key: "user", Value: *c.User})
+			}
+		}
+		set = appendDeadlines(set, c)
+		update := bson.D{{Key: "$inc", Value: inc}}
+		if len(set) > 0 {
+			update = append(update, bson.E{Key: "$set", Value: set})
+		}
+		if len(unset) > 0 {
+			update = append(update, bson.E{Key: "$unset", Value: unset})
+		}
+		models = append(models, mongo.NewUpdateOneModel().SetFilter(filter).SetUpdate(update))
+	}
+	if len(models) == 0 {
+		return CommitResult{Found: true}, nil
+	}
+	res, err := s.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(true))
+	if err != nil {
+		return CommitResult{}, err
+	}
+	switch {
+	case c.Rotate != nil && c.HasData():
+		// 2: rotated and written; 1: another request rotated first, data written; 0: session gone.
+		return CommitResult{Found: res.MatchedCount >= 1, Rotated: res.MatchedCount == 2}, nil
+	case c.Rotate != nil:
+		return CommitResult{Found: res.MatchedCount == 1, Rotated: res.MatchedCount == 1}, nil
+	default:
+		return CommitResult{Found: res.MatchedCount == 1}, nil
+	}
+}
+
+func appendDeadlines(set bson.D, c *Commit) bson.D {
+	if !c.Seen.IsZero() {
+		set = append(set, bson.E{Key: "seen", Value: c.Seen})
+	}
+	if !c.Idle.IsZero() {
+		set = append(set, bson.E{Key: "idle", Value: c.Idle})
+	}
+	if !c.Expires.IsZero() {
+		set = append(set, bson.E{Key: "expires", Value: c.Expires})
+	}
+	return set
+}
