@@ -9,17 +9,22 @@ package bench
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/mongosession/mongosession"
 )
+
+// changing returns a value that differs on every call, for the write route: a write of an unchanged value
+// can be skipped by the server (FerretDB does), which would make a write-only request look cheaper than it is.
+func changing() int64 { return time.Now().UnixNano() }
 
 // Routes, in the order the reports list them.
 //
 //	untouched  the handler never asks for its session
 //	read       one value is read
 //	incr       one value is read and incremented (read + write)
-//	write      one value is set without reading (write-only)
+//	write      one value is set without reading (write-only); the value changes on every request
 //	new        a request without a cookie stores a value: a new session
 const (
 	RouteUntouched = "untouched"
@@ -74,7 +79,7 @@ func Mongosession(m *mongosession.Manager) http.Handler {
 		_, _ = w.Write(strconv.AppendInt(nil, n, 10))
 	})
 	mux.HandleFunc("/"+RouteWrite, func(w http.ResponseWriter, r *http.Request) {
-		if err := mongosession.FromContext(r.Context()).Put(keyW, int64(1)); err != nil {
+		if err := mongosession.FromContext(r.Context()).Put(keyW, changing()); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
@@ -109,7 +114,7 @@ func SCS(sm *scs.SessionManager) http.Handler {
 		_, _ = w.Write(strconv.AppendInt(nil, n, 10))
 	})
 	mux.HandleFunc("/"+RouteWrite, func(w http.ResponseWriter, r *http.Request) {
-		sm.Put(r.Context(), keyW, int64(1))
+		sm.Put(r.Context(), keyW, changing())
 		_, _ = w.Write(okBody)
 	})
 	putUser := func(w http.ResponseWriter, r *http.Request) {

@@ -119,7 +119,7 @@ func (h *rawHandler) write(w http.ResponseWriter, r *http.Request) {
 	f, err := h.filter(r, true)
 	if err == nil {
 		var res *mongo.UpdateResult
-		res, err = h.coll.UpdateOne(r.Context(), f, bson.D{{Key: "$set", Value: bson.D{{Key: "data." + keyW, Value: int64(1)}}}})
+		res, err = h.coll.UpdateOne(r.Context(), f, bson.D{{Key: "$set", Value: bson.D{{Key: "data." + keyW, Value: changing()}}}})
 		if err == nil && res.MatchedCount != 1 {
 			err = errNoSession
 		}

@@ -32,6 +32,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,7 @@ import (
 type config struct {
 	backends       []string
 	routes         []string
+	only           map[string]bool
 	clients        int
 	duration       time.Duration
 	warmup         time.Duration
@@ -59,12 +61,14 @@ type config struct {
 	growthDuration time.Duration
 	growthBudget   time.Duration
 	out, notes     string
+	dir            string
 	command        string
 }
 
 func main() {
 	var cfg config
 	backends := flag.String("backends", "sqlite,postgresql", "comma-separated FerretDB backends: sqlite, postgresql")
+	only := flag.String("contenders", "", "comma-separated contenders to measure (default: all)")
 	routes := flag.String("routes", strings.Join(bench.Routes, ","), "comma-separated routes to measure")
 	flag.IntVar(&cfg.clients, "clients", 16, "concurrent clients (K), each with its own cookie jar")
 	flag.DurationVar(&cfg.duration, "duration", 1500*time.Millisecond, "measured time per contender, route and round")
@@ -75,6 +79,8 @@ func main() {
 	flag.DurationVar(&cfg.growthBudget, "growth-load-budget", 3*time.Minute, "longest bulk load per collection; the size reached is reported")
 	flag.StringVar(&cfg.out, "out", "", "write the Markdown report to this file (default: stdout)")
 	flag.StringVar(&cfg.notes, "notes", "", "Markdown file appended to the report (the analysis)")
+	flag.StringVar(&cfg.dir, "dir", defaultDir(), "parent `folder` of the databases' files (default /dev/shm when it exists: no disk stalls)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (servers, FerretDB and clients) to this `file`")
 	smoke := flag.Bool("smoke", false, "tiny run for CI: sqlite only, 4 clients, 50 ms cells, 1 round, growth 200")
 	flag.Parse()
 	if *smoke {
@@ -83,6 +89,12 @@ func main() {
 	}
 	cfg.backends = strings.Split(*backends, ",")
 	cfg.routes = strings.Split(*routes, ",")
+	if *only != "" {
+		cfg.only = map[string]bool{}
+		for _, n := range strings.Split(*only, ",") {
+			cfg.only[n] = true
+		}
+	}
 	for _, s := range strings.Split(*growth, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			n, err := strconv.Atoi(s)
@@ -93,9 +105,29 @@ func main() {
 		}
 	}
 	cfg.command = "go run ./cmd/load " + strings.Join(os.Args[1:], " ")
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(cfg); err != nil {
+		pprof.StopCPUProfile()
 		fatal(err)
 	}
+}
+
+// defaultDir is /dev/shm when it exists (a tmpfs: the benchmark measures the database's work, not the disk's
+// fsync stalls), otherwise the system's temporary folder.
+func defaultDir() string {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		return "/dev/shm"
+	}
+	return os.TempDir()
 }
 
 func fatal(err error) {
@@ -262,7 +294,7 @@ func (c cell) cmdsPerReq() float64 {
 
 func runBackend(cfg config, backend string, rep *report) error {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "mongosession-bench-")
+	dir, err := os.MkdirTemp(cfg.dir, "mongosession-bench-")
 	if err != nil {
 		return err
 	}
@@ -295,6 +327,9 @@ func runBackend(cfg config, backend string, rep *report) error {
 			k := round % len(order)
 			order = append(order[k:], order[:k]...)
 			for _, name := range order {
+				if cfg.only != nil && !cfg.only[name] {
+					continue
+				}
 				c, err := measure(ctx, cfg, cs[name], backend, route, round)
 				if err != nil {
 					return fmt.Errorf("%s %s: %w", name, route, err)
