@@ -2,6 +2,7 @@ package mongosession
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"sync"
@@ -175,19 +176,21 @@ type mongoDoc struct {
 	Version  int64     `bson:"v"`
 }
 
-// Load implements Store: one FindOne by _id, token hash and expiry.
+// Load implements Store: one FindOne by _id alone; the token hash and the expiry are checked on the document
+// it returns. The answer is the same as with a filter {_id, tokens.h, expires > now}, but a filter of _id
+// alone is the one shape every MongoDB-compatible server answers from its _id index: FerretDB 1.x on SQLite
+// pushes down no other filter and scans (and JSON-decodes) the whole collection for it (see bench/RESULTS.md).
 func (s *MongoStore) Load(ctx context.Context, id string, tokenHash []byte, now time.Time) (*Record, error) {
 	var d mongoDoc
-	err := s.coll.FindOne(ctx, bson.D{
-		{Key: "_id", Value: id},
-		{Key: "tokens.h", Value: tokenHash},
-		{Key: "expires", Value: bson.D{{Key: "$gt", Value: now}}},
-	}).Decode(&d)
+	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, err
+	}
+	if !d.Expires.After(now) || !acceptsToken(d.Tokens, tokenHash) {
+		return nil, ErrNotFound
 	}
 	rec := &Record{ID: d.ID, Tokens: d.Tokens, Retired: d.Retired, User: d.User, Created: d.Created,
 		Seen: d.Seen, Idle: d.Idle, Absolute: d.Absolute, Version: d.Version,
@@ -202,6 +205,15 @@ func (s *MongoStore) Load(ctx context.Context, id string, tokenHash []byte, now 
 		}
 	}
 	return rec, nil
+}
+
+// acceptsToken reports whether hash is among the accepted tokens (compared in constant time).
+func acceptsToken(tokens []Token, hash []byte) bool {
+	ok := 0
+	for _, t := range tokens {
+		ok |= subtle.ConstantTimeCompare(t.Hash, hash)
+	}
+	return ok == 1
 }
 
 // Insert implements Store.

@@ -121,3 +121,43 @@ func TestStoreRefusesOtherIndexErrors(t *testing.T) {
 		t.Fatal("an Unauthorized answer must be an error, not a silent fallback")
 	}
 }
+
+// TestLoadChecksTokenAndExpiry: Load filters by _id alone and checks the token and the expiry itself; a wrong
+// token, a retired one or an expired session must still be ErrNotFound.
+func TestLoadChecksTokenAndExpiry(t *testing.T) {
+	ctx := context.Background()
+	s, err := NewMongoStore(ctx, testCollection(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().Truncate(time.Millisecond)
+	good, old, other := hashToken("good"), hashToken("old"), hashToken("other")
+	rec := &Record{ID: "load-check", Tokens: []Token{{Hash: old, Issued: now}, {Hash: good, Issued: now}},
+		Created: now, Seen: now, Idle: now.Add(time.Hour), Absolute: now.Add(2 * time.Hour), Version: 1}
+	if err := s.Insert(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		id   string
+		hash []byte
+		now  time.Time
+		ok   bool
+	}{
+		{"newest token", rec.ID, good, now, true},
+		{"older accepted token", rec.ID, old, now, true},
+		{"unknown token", rec.ID, other, now, false},
+		{"no token", rec.ID, nil, now, false},
+		{"unknown id", "nope", good, now, false},
+		{"expired (idle deadline reached)", rec.ID, good, now.Add(time.Hour), false},
+	} {
+		got, err := s.Load(ctx, tc.id, tc.hash, tc.now)
+		switch {
+		case tc.ok && (err != nil || got.ID != rec.ID):
+			t.Errorf("%s: Load = %v, %v; want the session", tc.name, got, err)
+		case !tc.ok && err != ErrNotFound:
+			t.Errorf("%s: Load = %v, %v; want ErrNotFound", tc.name, got, err)
+		}
+	}
+}
