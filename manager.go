@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"net/textproto"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -52,18 +55,26 @@ func FromContext(ctx context.Context) *Session {
 	return s
 }
 
-// newSession reads the cookie. A missing or malformed cookie is no session (never an error).
-func (m *Manager) newSession(r *http.Request) *Session {
-	s := &Session{m: m}
-	for _, c := range r.Cookies() {
-		if c.Name != m.opts.CookieName {
-			continue
+// newSession reads the cookie into s. A missing or malformed cookie is no session (never an error).
+func (m *Manager) newSession(s *Session, r *http.Request) *Session {
+	s.m = m
+	// The Cookie headers are scanned in place (r.Cookies would allocate every cookie on every request);
+	// parseCookie checks the value strictly.
+	for _, line := range r.Header["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			name, value, _ := strings.Cut(textproto.TrimString(part), "=")
+			if name != m.opts.CookieName {
+				continue
+			}
+			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
+				value = value[1 : len(value)-1]
+			}
+			if id, token, ok := parseCookie(value); ok {
+				s.id, s.token, s.state = id, token, stateCookie
+				return s
+			}
+			s.stale = true // malformed: replace it if we write, never fail on it
 		}
-		if id, token, ok := parseCookie(c.Value); ok {
-			s.id, s.token, s.state = id, token, stateCookie
-			return s
-		}
-		s.stale = true // malformed: replace it if we write, never fail on it
 	}
 	return s
 }
@@ -76,10 +87,14 @@ func (m *Manager) commit(s *Session, setCookie bool) (*http.Cookie, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
+	now := time.Now()
+	if s.destroy == "" && !s.renew && len(s.changes) == 0 && s.user == nil &&
+		(s.state == stateCookie || s.state == stateLoaded && !m.touchDue(s.rec, now, setCookie)) {
+		return nil, nil // untouched, or read with nothing due: no database work, so no context either
+	}
 	// The commit must finish even if the client goes away: a cancelled write leaves an unknown state.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), m.opts.Timeout)
 	defer cancel()
-	now := time.Now()
 
 	if s.destroy != "" {
 		if err := m.store.Delete(ctx, s.destroy); err != nil {
@@ -101,7 +116,7 @@ func (m *Manager) commit(s *Session, setCookie bool) (*http.Cookie, error) {
 		if len(s.changes) == 0 && s.user == nil {
 			return nil, nil
 		}
-		res, err := m.store.Commit(ctx, &Commit{ID: s.id, Now: now, AuthHash: hashToken(s.token),
+		res, err := m.store.Commit(ctx, &Commit{ID: s.id, Now: now, AuthHash: s.tokenHash(),
 			Changes: s.changes, User: s.user, Seen: now})
 		if err != nil {
 			return nil, fmt.Errorf("mongosession: commit: %w", err)
@@ -208,7 +223,7 @@ func (m *Manager) update(ctx context.Context, s *Session, now time.Time, setCook
 
 	var token string
 	newest := rec.Newest()
-	if setCookie && now.Sub(newest.Issued) >= m.opts.TokenTTL {
+	if m.rotationDue(rec, now, setCookie) {
 		token = newToken()
 		tokens := append(append(make([]Token, 0, len(rec.Tokens)+1), rec.Tokens...),
 			Token{Hash: hashToken(token), Issued: now.Truncate(time.Millisecond)})
@@ -224,8 +239,8 @@ func (m *Manager) update(ctx context.Context, s *Session, now time.Time, setCook
 		}
 		c.Rotate = &Rotation{ExpectNewest: newest.Hash, Tokens: tokens, Retired: retired}
 	}
-	idle := now.Add(m.opts.IdleTimeout).Truncate(time.Millisecond)
-	if writes || c.Rotate != nil || idle.Sub(rec.Idle) > m.opts.IdleTimeout/10 {
+	idle := m.idleDeadline(now)
+	if writes || c.Rotate != nil || m.idleDue(rec, now) {
 		c.Seen, c.Idle, c.Expires = now, idle, minTime(idle, rec.Absolute)
 	}
 	if !writes && c.Rotate == nil && c.Idle.IsZero() {
@@ -244,13 +259,17 @@ func (m *Manager) update(ctx context.Context, s *Session, now time.Time, setCook
 		}
 		return nil, nil
 	}
+	// A loaded record's Data may be shared with the store (memstore does, to keep reads cheap): copy, then change.
+	data := make(map[string]bson.RawValue, len(rec.Data)+len(s.changes))
+	maps.Copy(data, rec.Data)
 	for k, ch := range s.changes {
 		if v, ok := s.viewLocked(k); ok && ch.Op != OpUnset {
-			rec.Data[k] = v
+			data[k] = v
 		} else {
-			delete(rec.Data, k)
+			delete(data, k)
 		}
 	}
+	rec.Data = data
 	if s.user != nil {
 		rec.User = *s.user
 	}
@@ -264,6 +283,26 @@ func (m *Manager) update(ctx context.Context, s *Session, now time.Time, setCook
 		return m.cookie(cookieValue(rec.ID, token), rec.Absolute), nil
 	}
 	return nil, nil
+}
+
+// rotationDue reports whether a commit of rec now rotates the token (only while a cookie can still be sent).
+func (m *Manager) rotationDue(rec *Record, now time.Time, setCookie bool) bool {
+	return setCookie && now.Sub(rec.Newest().Issued) >= m.opts.TokenTTL
+}
+
+func (m *Manager) idleDeadline(now time.Time) time.Time {
+	return now.Add(m.opts.IdleTimeout).Truncate(time.Millisecond)
+}
+
+// idleDue reports whether the idle deadline has drifted enough to be worth a write on its own.
+func (m *Manager) idleDue(rec *Record, now time.Time) bool {
+	return m.idleDeadline(now).Sub(rec.Idle) > m.opts.IdleTimeout/10
+}
+
+// touchDue reports whether a request that read rec and changed nothing still has to write (rotation or
+// idle extension). It is update's condition, checked before any allocation.
+func (m *Manager) touchDue(rec *Record, now time.Time, setCookie bool) bool {
+	return m.rotationDue(rec, now, setCookie) || m.idleDue(rec, now)
 }
 
 func minTime(a, b time.Time) time.Time {

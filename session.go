@@ -2,6 +2,7 @@ package mongosession
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
@@ -55,6 +56,18 @@ type Session struct {
 	stale   bool   // a cookie was sent but names no live session: clear it
 	err     error  // a failed load: the response becomes ErrorFunc's
 	sent    bool   // headers went out: no more cookies
+
+	hash   [32]byte // sha256 of hashOf, kept here so that hashing costs no allocation
+	hashOf string
+}
+
+// tokenHash returns the hash of the cookie's token (cached; the cache follows s.token).
+func (s *Session) tokenHash() []byte {
+	if s.hashOf != s.token || s.token == "" {
+		s.hash = sha256.Sum256(stackBytes(s.token, new([tokenLen]byte)))
+		s.hashOf = s.token
+	}
+	return s.hash[:]
 }
 
 // ID returns the session id ("" while the session does not exist yet). It is not a secret on its own
@@ -75,7 +88,7 @@ func (s *Session) loadLocked() error {
 	ctx, cancel := context.WithTimeout(s.ctx, s.m.opts.Timeout)
 	defer cancel()
 	now := time.Now()
-	rec, err := s.m.store.Load(ctx, s.id, hashToken(s.token), now)
+	rec, err := s.m.store.Load(ctx, s.id, s.tokenHash(), now)
 	switch {
 	case errors.Is(err, ErrNotFound) || err == nil && (!rec.Idle.After(now) || !rec.Absolute.After(now)):
 		s.state, s.stale, s.rec = stateNone, true, nil

@@ -30,8 +30,17 @@ func newToken() string { return randomString(tokenBytes) }
 
 // hashToken is what the database stores instead of the token: a dump of the collection must not let anyone in.
 func hashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
+	h := sha256.Sum256(stackBytes(token, new([tokenLen]byte)))
 	return h[:]
+}
+
+// stackBytes copies s into buf (which the caller keeps on its stack) when it fits, so that hashing or
+// decoding a cookie part costs no allocation on every request; []byte(s) would allocate for more than 32 bytes.
+func stackBytes(s string, buf *[tokenLen]byte) []byte {
+	if len(s) > len(buf) {
+		return []byte(s)
+	}
+	return buf[:copy(buf[:], s)]
 }
 
 // parseCookie splits "<id>.<token>" and checks both parts strictly. Anything else is no session.
@@ -51,8 +60,13 @@ func parseCookie(v string) (id, token string, ok bool) {
 
 // canonicalB64 accepts only the one encoding we produce, so a forged variant of a real id cannot alias it.
 func canonicalB64(s string, n int) bool {
-	b, err := b64.Strict().DecodeString(s)
-	return err == nil && len(b) == n
+	var src [tokenLen]byte
+	var dst [tokenBytes]byte
+	if n > len(dst) || len(s) != b64.EncodedLen(n) {
+		return false
+	}
+	m, err := b64.Strict().Decode(dst[:], stackBytes(s, &src))
+	return err == nil && m == n
 }
 
 func cookieValue(id, token string) string { return id + "." + token }

@@ -17,10 +17,16 @@ var ErrResponseDiscarded = errors.New("mongosession: response replaced by the er
 // (other than 1xx), Write or Flush, or when next returns, whichever comes first. Nothing is buffered.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := m.newSession(r)
+		// One allocation for the session and its writer: they live exactly as long as the request.
+		pair := &struct {
+			s Session
+			w sessionWriter
+		}{}
+		s := m.newSession(&pair.s, r)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
 		s.ctx = r.Context()
-		sw := &sessionWriter{ResponseWriter: w, m: m, s: s, r: r}
+		sw := &pair.w
+		*sw = sessionWriter{ResponseWriter: w, m: m, s: s, r: r}
 		next.ServeHTTP(sw, r)
 		sw.finish()
 	})

@@ -32,14 +32,11 @@ func accepts(r *mongosession.Record, hash []byte) bool {
 	return false
 }
 
+// clone copies r for the caller. Tokens, Retired and Data are shared: neither the store nor a Session
+// changes them in place (a rotation replaces both slices whole; Commit here and a Session after its commit
+// copy Data before changing it), so Load costs one allocation.
 func clone(r *mongosession.Record) *mongosession.Record {
 	c := *r
-	c.Tokens = slices.Clone(r.Tokens)
-	c.Retired = slices.Clone(r.Retired)
-	c.Data = maps.Clone(r.Data)
-	if c.Data == nil {
-		c.Data = map[string]bson.RawValue{}
-	}
 	return &c
 }
 
@@ -61,7 +58,12 @@ func (s *Store) Insert(_ context.Context, rec *mongosession.Record) error {
 	if s.recs == nil {
 		s.recs = map[string]*mongosession.Record{}
 	}
-	s.recs[rec.ID] = clone(rec)
+	c := *rec // the caller's slices and map may change: the store keeps its own
+	c.Tokens, c.Retired, c.Data = slices.Clone(rec.Tokens), slices.Clone(rec.Retired), maps.Clone(rec.Data)
+	if c.Data == nil {
+		c.Data = map[string]bson.RawValue{}
+	}
+	s.recs[rec.ID] = &c
 	return nil
 }
 
@@ -101,6 +103,7 @@ func (s *Store) Commit(_ context.Context, c *mongosession.Commit) (mongosession.
 		return res, nil
 	}
 	res.Found = true
+	r.Data = maps.Clone(r.Data) // copy on write: records returned by Load share the old map
 	for k, ch := range c.Changes {
 		switch ch.Op {
 		case mongosession.OpSet:
