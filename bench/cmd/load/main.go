@@ -50,19 +50,20 @@ import (
 )
 
 type config struct {
-	backends       []string
-	routes         []string
-	only           map[string]bool
-	clients        int
-	duration       time.Duration
-	warmup         time.Duration
-	rounds         int
-	growth         []int
-	growthDuration time.Duration
-	growthBudget   time.Duration
-	out, notes     string
-	dir            string
-	command        string
+	backends        []string
+	routes          []string
+	only            map[string]bool
+	clients         int
+	duration        time.Duration
+	warmup          time.Duration
+	rounds          int
+	growth          []int
+	growthDuration  time.Duration
+	growthBudget    time.Duration
+	out, notes      string
+	micro, growthMD string
+	dir             string
+	command         string
 }
 
 func main() {
@@ -79,6 +80,8 @@ func main() {
 	flag.DurationVar(&cfg.growthBudget, "growth-load-budget", 3*time.Minute, "longest bulk load per collection; the size reached is reported")
 	flag.StringVar(&cfg.out, "out", "", "write the Markdown report to this file (default: stdout)")
 	flag.StringVar(&cfg.notes, "notes", "", "Markdown file appended to the report (the analysis)")
+	flag.StringVar(&cfg.micro, "micro", "", "output of `go test -bench` (several -count) to tabulate in the report")
+	flag.StringVar(&cfg.growthMD, "growth-report", "", "Markdown file with a full-size growth run (make bench-growth) to include in the report")
 	flag.StringVar(&cfg.dir, "dir", defaultDir(), "parent `folder` of the databases' files (default /dev/shm when it exists: no disk stalls)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (servers, FerretDB and clients) to this `file`")
 	smoke := flag.Bool("smoke", false, "tiny run for CI: sqlite only, 4 clients, 50 ms cells, 1 round, growth 200")
@@ -88,7 +91,11 @@ func main() {
 		*growth, cfg.growthDuration = "200", 50*time.Millisecond
 	}
 	cfg.backends = strings.Split(*backends, ",")
-	cfg.routes = strings.Split(*routes, ",")
+	for _, r := range strings.Split(*routes, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			cfg.routes = append(cfg.routes, r)
+		}
+	}
 	if *only != "" {
 		cfg.only = map[string]bool{}
 		for _, n := range strings.Split(*only, ",") {
@@ -472,7 +479,7 @@ type growthCell struct {
 	backend         string
 	target, loaded  int
 	loadTime        time.Duration
-	route           string
+	who, route      string
 	requests        int64
 	non2xx          int64
 	mean, p50, p99  time.Duration
@@ -486,7 +493,8 @@ func growth(ctx context.Context, cfg config, c *contender, backend string, rep *
 	for _, n := range cfg.growth {
 		coll := c.db.Collection(fmt.Sprintf("growth_%d", n))
 		_ = coll.Drop(ctx)
-		st, err := mongosession.NewMongoStore(ctx, coll)
+		// The background purge is measured on its own below, not left to land in the middle of a cell.
+		st, err := mongosession.NewMongoStore(ctx, coll, mongosession.WithPurgeInterval(24*time.Hour))
 		if err != nil {
 			return err
 		}
@@ -503,41 +511,60 @@ func growth(ctx context.Context, cfg config, c *contender, backend string, rep *
 		if err != nil {
 			return err
 		}
-		h := bench.Mongosession(m)
-		c.handler.Store(&h)
-		clients := clientsFor(c, 1, true)
-		if code, err := get(clients[0], c.url+bench.SeedPath); err != nil || code != http.StatusOK {
-			return fmt.Errorf("seed: status %d, %v", code, err)
-		}
-		for _, route := range []string{bench.RouteRead, bench.RouteWrite} {
-			before := c.cmds.Load()
-			var lat []time.Duration
-			var non2xx int64
-			start := time.Now()
-			for time.Since(start) < cfg.growthDuration || len(lat) < 3 {
-				t := time.Now()
-				code, err := get(clients[0], c.url+"/"+route)
-				if err != nil {
-					return err
-				}
-				lat = append(lat, time.Since(t))
-				if code < 200 || code > 299 {
-					non2xx++
-				}
+		for _, who := range []string{"mongosession", "raw-id"} {
+			h := bench.Mongosession(m)
+			if who == "raw-id" {
+				h = bench.Raw(coll, bench.FilterID)
 			}
-			var sum time.Duration
-			for _, d := range lat {
-				sum += d
+			c.handler.Store(&h)
+			clients := clientsFor(c, 1, true)
+			if code, err := get(clients[0], c.url+bench.SeedPath); err != nil || code != http.StatusOK {
+				return fmt.Errorf("seed: status %d, %v", code, err)
 			}
-			slices.Sort(lat)
-			g := growthCell{backend: backend, target: n, loaded: loaded + 1, loadTime: loadTime, route: route,
-				requests: int64(len(lat)), non2xx: non2xx, mean: sum / time.Duration(len(lat)),
-				p50: quantile(lat, 0.5), p99: quantile(lat, 0.99),
-				cmdsPerReq: float64(c.cmds.Load()-before) / float64(len(lat)), budgetExhausted: loaded < n}
-			logf("%s growth %d docs %-5s mean %v p50 %v p99 %v (%d requests, %.2f cmds/req)", backend, g.loaded, route,
-				g.mean, g.p50, g.p99, g.requests, g.cmdsPerReq)
-			rep.growth = append(rep.growth, g)
+			for _, route := range []string{bench.RouteRead, bench.RouteWrite} {
+				before := c.cmds.Load()
+				var lat []time.Duration
+				var non2xx int64
+				start := time.Now()
+				// At least growthDuration and 3 requests, but give up after 30 s once one request is done:
+				// on FerretDB a request can take seconds at a million documents.
+				for (time.Since(start) < cfg.growthDuration || len(lat) < 3) && (time.Since(start) < 30*time.Second || len(lat) == 0) {
+					t := time.Now()
+					code, err := get(clients[0], c.url+"/"+route)
+					if err != nil {
+						return err
+					}
+					lat = append(lat, time.Since(t))
+					if code < 200 || code > 299 {
+						non2xx++
+					}
+				}
+				var sum time.Duration
+				for _, d := range lat {
+					sum += d
+				}
+				slices.Sort(lat)
+				g := growthCell{backend: backend, target: n, loaded: loaded, loadTime: loadTime, who: who, route: route,
+					requests: int64(len(lat)), non2xx: non2xx, mean: sum / time.Duration(len(lat)),
+					p50: quantile(lat, 0.5), p99: quantile(lat, 0.99),
+					cmdsPerReq: float64(c.cmds.Load()-before) / float64(len(lat)), budgetExhausted: loaded < n}
+				logf("%s growth %d docs %-12s %-5s mean %v p50 %v p99 %v (%d requests, %.2f cmds/req)", backend, g.loaded,
+					who, route, g.mean, g.p50, g.p99, g.requests, g.cmdsPerReq)
+				rep.growth = append(rep.growth, g)
+			}
 		}
+		// One pass of the background purge that runs every minute where the server has no TTL index
+		// (FerretDB 1.x): nothing has expired, so this is the cost of finding that out.
+		t0 = time.Now()
+		before := c.cmds.Load()
+		if _, err := st.Purge(ctx); err != nil {
+			return err
+		}
+		g := growthCell{backend: backend, target: n, loaded: loaded, loadTime: loadTime, who: "mongosession", route: "purge pass",
+			requests: 1, mean: time.Since(t0), cmdsPerReq: float64(c.cmds.Load() - before), budgetExhausted: loaded < n}
+		g.p50, g.p99 = g.mean, g.mean
+		logf("%s growth %d docs purge pass %v", backend, g.loaded, g.mean)
+		rep.growth = append(rep.growth, g)
 		_ = st.Close()
 		_ = coll.Drop(ctx)
 	}
@@ -712,6 +739,12 @@ func (r *report) write(w io.Writer) error {
 	p("- HTTP load: %d clients per contender, each with its own cookie jar; %v measured after %v warm-up per cell; %d rounds; contender order rotates every round; every cell on a fresh collection.\n", cfg.clients, cfg.duration, cfg.warmup, cfg.rounds)
 	p("- Numbers: medians over the rounds; ratios are computed within each round (same moment, same machine state) and quoted as median (min–max). Spread = (max−min)/median of req/s.\n\n")
 
+	if cfg.micro != "" {
+		if err := writeMicro(&b, cfg.micro); err != nil {
+			return err
+		}
+	}
+
 	for _, backend := range cfg.backends {
 		p("## HTTP load, FerretDB on %s\n\n", backendName(backend))
 		p("| route | contender | req/s (median) | spread | p50 | p99 | non-2xx | commands/request | commands |\n")
@@ -802,17 +835,26 @@ func (r *report) write(w io.Writer) error {
 	if len(r.growth) > 0 {
 		p("## Growth: mongosession's read and write paths as the collection grows\n\n")
 		p("One client, sequential requests (the front serializes commands, so this is the server's cost per request); each cell at least %v and 3 requests. Documents bulk-loaded with InsertMany (5,000 per command) in mongosession's shape; load budget %v per collection.\n\n", cfg.growthDuration, cfg.growthBudget)
-		p("| backend | documents | load time | route | requests | mean | p50 | p99 | commands/request | non-2xx |\n")
-		p("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n")
+		p("| backend | documents | load time | contender | route | requests | mean | p50 | p99 | commands/request | non-2xx |\n")
+		p("|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, g := range r.growth {
 			docs := strconv.Itoa(g.loaded)
 			if g.budgetExhausted {
 				docs += fmt.Sprintf(" (of %d: load budget spent)", g.target)
 			}
-			p("| %s | %s | %s | %s | %d | %s | %s | %s | %.2f | %d |\n", backendName(g.backend), docs,
-				fmtDur(g.loadTime), g.route, g.requests, fmtDur(g.mean), fmtDur(g.p50), fmtDur(g.p99), g.cmdsPerReq, g.non2xx)
+			p("| %s | %s | %s | %s | %s | %d | %s | %s | %s | %.2f | %d |\n", backendName(g.backend), docs,
+				fmtDur(g.loadTime), g.who, g.route, g.requests, fmtDur(g.mean), fmtDur(g.p50), fmtDur(g.p99), g.cmdsPerReq, g.non2xx)
 		}
 		p("\n")
+	}
+
+	if cfg.growthMD != "" {
+		if g, err := os.ReadFile(cfg.growthMD); err == nil {
+			b.Write(g)
+			p("\n")
+		} else if !os.IsNotExist(err) {
+			return err
+		}
 	}
 
 	if cfg.notes != "" {
@@ -841,4 +883,74 @@ func backendName(b string) string {
 		return "PostgreSQL"
 	}
 	return b
+}
+
+// writeMicro tabulates `go test -bench -benchmem` output: the median of every metric over the runs.
+func writeMicro(b *strings.Builder, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	type metrics struct{ ns, bytes, allocs []float64 }
+	var order []string
+	runs := map[string]*metrics{}
+	var header []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "cpu:") || strings.HasPrefix(line, "goos:") || strings.HasPrefix(line, "goarch:") {
+			header = append(header, strings.TrimSpace(line))
+		}
+		f := strings.Fields(line)
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		name := f[0]
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			name = name[:i] // the GOMAXPROCS suffix
+		}
+		m := runs[name]
+		if m == nil {
+			m = &metrics{}
+			runs[name] = m
+			order = append(order, name)
+		}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			switch f[i+1] {
+			case "ns/op":
+				m.ns = append(m.ns, v)
+			case "B/op":
+				m.bytes = append(m.bytes, v)
+			case "allocs/op":
+				m.allocs = append(m.allocs, v)
+			}
+		}
+	}
+	nruns := 0
+	for _, m := range runs {
+		nruns = max(nruns, len(m.ns))
+	}
+	fmt.Fprintf(b, "## Micro benchmarks (in memory, no network)\n\n")
+	fmt.Fprintf(b, "`go test -run '^$' -bench . -benchmem` in bench/ (%s): one request through middleware and handler, httptest-free "+
+		"(a reused request and a header-only ResponseWriter). mongosession over its memstore with rotation off "+
+		"(TokenTTL 100 years; BenchmarkRotation has it on every request), scs v2.9.0 over its memstore (gob codec, its default). "+
+		"Medians of %d runs.\n\n", strings.Join(header, ", "), nruns)
+	fmt.Fprintf(b, "| benchmark | ns/op | spread | B/op | allocs/op |\n|---|---:|---:|---:|---:|\n")
+	for _, name := range order {
+		m := runs[name]
+		fmt.Fprintf(b, "| %s | %.0f | %.0f%% | %.0f | %.0f |\n", strings.TrimPrefix(name, "Benchmark"), median(m.ns),
+			spread(m.ns), median(m.bytes), median(m.allocs))
+	}
+	ratio := func(route string) string {
+		a, c := runs["BenchmarkMiddleware/"+route+"/mongosession"], runs["BenchmarkMiddleware/"+route+"/scs"]
+		if a == nil || c == nil {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f×", median(a.ns)/median(c.ns))
+	}
+	fmt.Fprintf(b, "\nmongosession's ns/op over scs's: untouched %s, read %s, incr %s, write %s, new %s.\n\n",
+		ratio("untouched"), ratio("read"), ratio("incr"), ratio("write"), ratio("new"))
+	return nil
 }
