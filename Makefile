@@ -3,7 +3,7 @@
 # at a million documents (bench/GROWTH.md, included by the next `make bench`).
 GO ?= go
 
-.PHONY: test demo devdb vet fmt-check bench bench-smoke bench-growth
+.PHONY: test demo devdb vet fmt-check bench bench-smoke bench-growth bench-report
 
 test: fmt-check vet
 	$(GO) test -race -count=1 ./...
@@ -34,8 +34,13 @@ BENCH_LOAD_FLAGS ?= -rounds 3 -duration 1500ms -growth 1000,100000
 bench:
 	cd bench && micro=$$(mktemp) && \
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 -benchtime 300ms . | tee $$micro && \
-	$(GO) run ./cmd/load $(BENCH_LOAD_FLAGS) -micro $$micro -growth-report GROWTH.md -notes ANALYSIS.md -out RESULTS.md; \
+	$(GO) run ./cmd/load $(BENCH_LOAD_FLAGS) -micro $$micro -raw results.json \
+		-growth-report GROWTH.md -notes ANALYSIS.md -out RESULTS.md; \
 	status=$$?; rm -f $$micro; exit $$status
+
+# Rewrites RESULTS.md from the last run's results.json (after editing ANALYSIS.md), without measuring.
+bench-report:
+	cd bench && $(GO) run ./cmd/load -replay results.json -growth-report GROWTH.md -notes ANALYSIS.md -out RESULTS.md
 
 bench-growth:
 	cd bench && $(GO) run ./cmd/load -routes '' -growth 1000,1000000 -growth-load-budget 3m -out GROWTH.md

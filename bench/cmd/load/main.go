@@ -21,6 +21,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -62,6 +63,7 @@ type config struct {
 	growthBudget    time.Duration
 	out, notes      string
 	micro, growthMD string
+	raw             string
 	dir             string
 	command         string
 }
@@ -84,6 +86,8 @@ func main() {
 	flag.StringVar(&cfg.growthMD, "growth-report", "", "Markdown file with a full-size growth run (make bench-growth) to include in the report")
 	flag.StringVar(&cfg.dir, "dir", defaultDir(), "parent `folder` of the databases' files (default /dev/shm when it exists: no disk stalls)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (servers, FerretDB and clients) to this `file`")
+	rawOut := flag.String("raw", "", "also write every measurement as JSON to this `file` (for -replay)")
+	replay := flag.String("replay", "", "write the report from a -raw JSON `file` instead of measuring (the analysis and micro text may change)")
 	smoke := flag.Bool("smoke", false, "tiny run for CI: sqlite only, 4 clients, 50 ms cells, 1 round, growth 200")
 	flag.Parse()
 	if *smoke {
@@ -122,6 +126,13 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if *replay != "" {
+		if err := replayReport(*replay, cfg); err != nil {
+			fatal(err)
+		}
+		return
+	}
+	cfg.raw = *rawOut
 	if err := run(cfg); err != nil {
 		pprof.StopCPUProfile()
 		fatal(err)
@@ -156,6 +167,18 @@ func run(cfg config) error {
 		}
 	}
 	rep.elapsed = time.Since(started)
+	if cfg.micro != "" {
+		b, err := os.ReadFile(cfg.micro)
+		if err != nil {
+			return err
+		}
+		rep.microText = string(b)
+	}
+	if cfg.raw != "" {
+		if err := rep.saveRaw(cfg.raw); err != nil {
+			return err
+		}
+	}
 	var w io.Writer = os.Stdout
 	if cfg.out != "" {
 		f, err := os.Create(cfg.out)
@@ -600,6 +623,8 @@ type report struct {
 	elapsed time.Duration
 	cells   []cell
 	growth  []growthCell
+
+	microText string // go test -bench output
 }
 
 func (r *report) find(backend, route, contender string) []cell {
@@ -748,10 +773,8 @@ func (r *report) write(w io.Writer) error {
 	}
 	p("\n")
 
-	if cfg.micro != "" {
-		if err := writeMicro(&b, cfg.micro); err != nil {
-			return err
-		}
+	if r.microText != "" {
+		writeMicro(&b, r.microText)
 	}
 
 	for _, backend := range cfg.backends {
@@ -870,16 +893,12 @@ func backendName(b string) string {
 }
 
 // writeMicro tabulates `go test -bench -benchmem` output: the median of every metric over the runs.
-func writeMicro(b *strings.Builder, path string) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
+func writeMicro(b *strings.Builder, data string) {
 	type metrics struct{ ns, bytes, allocs []float64 }
 	var order []string
 	runs := map[string]*metrics{}
 	var header []string
-	for _, line := range strings.Split(string(data), "\n") {
+	for _, line := range strings.Split(data, "\n") {
 		if strings.HasPrefix(line, "cpu:") || strings.HasPrefix(line, "goos:") || strings.HasPrefix(line, "goarch:") {
 			header = append(header, strings.TrimSpace(line))
 		}
@@ -936,7 +955,6 @@ func writeMicro(b *strings.Builder, path string) error {
 	}
 	fmt.Fprintf(b, "\nmongosession's ns/op over scs's: untouched %s, read %s, incr %s, write %s, new %s.\n\n",
 		ratio("untouched"), ratio("read"), ratio("incr"), ratio("write"), ratio("new"))
-	return nil
 }
 
 // writeTargets writes the table of issue 5's targets with the verdict per backend.
@@ -976,4 +994,95 @@ func (r *report) writeTargets(p func(string, ...any)) {
 	}
 	p("\n")
 
+}
+
+// rawReport is the JSON form of a report: every measurement and the settings the Markdown quotes.
+type rawReport struct {
+	Backends       []string
+	Clients        int
+	Duration       time.Duration
+	Warmup         time.Duration
+	Rounds         int
+	GrowthDuration time.Duration
+	GrowthBudget   time.Duration
+	Command        string
+	Started        time.Time
+	Elapsed        time.Duration
+	Micro          string
+	Cells          []rawCell
+	Growth         []rawGrowth
+}
+
+type rawCell struct {
+	Backend, Route, Contender string
+	Round                     int
+	Requests, Non2xx          int64
+	Seconds                   float64
+	P50, P99                  time.Duration
+	Cmds                      int64
+	ByName                    map[string]int64
+}
+
+type rawGrowth struct {
+	Backend         string
+	Target, Loaded  int
+	LoadTime        time.Duration
+	Who, Route      string
+	Requests        int64
+	Non2xx          int64
+	Mean, P50, P99  time.Duration
+	CmdsPerReq      float64
+	BudgetExhausted bool
+}
+
+func (r *report) saveRaw(path string) error {
+	out := rawReport{Backends: r.cfg.backends, Clients: r.cfg.clients, Duration: r.cfg.duration, Warmup: r.cfg.warmup,
+		Rounds: r.cfg.rounds, GrowthDuration: r.cfg.growthDuration, GrowthBudget: r.cfg.growthBudget,
+		Command: r.cfg.command, Started: r.started, Elapsed: r.elapsed, Micro: r.microText}
+	for _, c := range r.cells {
+		out.Cells = append(out.Cells, rawCell{c.backend, c.route, c.contender, c.round, c.requests, c.non2xx, c.seconds,
+			c.p50, c.p99, c.cmds, c.byName})
+	}
+	for _, g := range r.growth {
+		out.Growth = append(out.Growth, rawGrowth{g.backend, g.target, g.loaded, g.loadTime, g.who, g.route, g.requests,
+			g.non2xx, g.mean, g.p50, g.p99, g.cmdsPerReq, g.budgetExhausted})
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// replayReport writes the Markdown report of a saved run; -out, -notes and -growth-report come from cfg.
+func replayReport(path string, cfg config) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var in rawReport
+	if err := json.Unmarshal(b, &in); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	cfg.backends, cfg.clients, cfg.duration, cfg.warmup, cfg.rounds = in.Backends, in.Clients, in.Duration, in.Warmup, in.Rounds
+	cfg.growthDuration, cfg.growthBudget, cfg.command = in.GrowthDuration, in.GrowthBudget, in.Command
+	rep := &report{cfg: cfg, started: in.Started, elapsed: in.Elapsed, microText: in.Micro}
+	for _, c := range in.Cells {
+		rep.cells = append(rep.cells, cell{c.Backend, c.Route, c.Contender, c.Round, c.Requests, c.Non2xx, c.Seconds,
+			c.P50, c.P99, c.Cmds, c.ByName})
+	}
+	for _, g := range in.Growth {
+		rep.growth = append(rep.growth, growthCell{g.Backend, g.Target, g.Loaded, g.LoadTime, g.Who, g.Route, g.Requests,
+			g.Non2xx, g.Mean, g.P50, g.P99, g.CmdsPerReq, g.BudgetExhausted})
+	}
+	var w io.Writer = os.Stdout
+	if cfg.out != "" {
+		f, err := os.Create(cfg.out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	return rep.write(w)
 }
