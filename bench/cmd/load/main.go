@@ -115,7 +115,14 @@ func main() {
 			cfg.growth = append(cfg.growth, n)
 		}
 	}
-	cfg.command = "go run ./cmd/load " + strings.Join(os.Args[1:], " ")
+	args := make([]string, len(os.Args)-1)
+	for i, a := range os.Args[1:] {
+		if a == "" || strings.ContainsAny(a, " \t'\"$") {
+			a = "'" + a + "'"
+		}
+		args[i] = a
+	}
+	cfg.command = "go run ./cmd/load " + strings.Join(args, " ")
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
