@@ -8,6 +8,8 @@
 //	raw-same      hand-written handlers, raw driver, mongosession's filters ({_id, tokens.h, expires > now})
 //	raw-id        hand-written handlers, raw driver, plain {_id} filters
 //
+// The raw contenders' collections get the same index on expires as mongosession's (see expiresIndex).
+//
 // and drives each route (untouched, read, incr, write, new) with K concurrent clients, each with its own
 // cookie jar. Contenders take turns in an order that rotates every round, each cell on a fresh collection.
 // It reports req/s, p50, p99, non-2xx responses and database commands per request (counted by a driver
@@ -45,6 +47,7 @@ import (
 	"github.com/mongosession/mongosession"
 	"github.com/mongosession/mongosession/bench"
 	"github.com/mongosession/mongosession/devdb"
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -298,13 +301,21 @@ func builders() map[string]func(ctx context.Context, coll *mongo.Collection) (ht
 			}
 			return bench.SCS(sm), func() {}, nil
 		},
-		"raw-same": func(_ context.Context, coll *mongo.Collection) (http.Handler, func(), error) {
-			return bench.Raw(coll, bench.FilterSame), func() {}, nil
+		"raw-same": func(ctx context.Context, coll *mongo.Collection) (http.Handler, func(), error) {
+			return bench.Raw(coll, bench.FilterSame), func() {}, expiresIndex(ctx, coll)
 		},
-		"raw-id": func(_ context.Context, coll *mongo.Collection) (http.Handler, func(), error) {
-			return bench.Raw(coll, bench.FilterID), func() {}, nil
+		"raw-id": func(ctx context.Context, coll *mongo.Collection) (http.Handler, func(), error) {
+			return bench.Raw(coll, bench.FilterID), func() {}, expiresIndex(ctx, coll)
 		},
 	}
+}
+
+// expiresIndex gives a raw contender's collection the index mongosession's store creates (where the server
+// has no TTL index, FerretDB 1.x among them), so that both maintain the same indexes on every write.
+func expiresIndex(ctx context.Context, coll *mongo.Collection) error {
+	_, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "expires", Value: 1}},
+		Options: options.Index().SetName("expires")})
+	return err
 }
 
 // contenderNames in report order.
