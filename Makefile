@@ -17,7 +17,7 @@ fmt-check:
 	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 demo:
-	cd demo && $(GO) run .
+	cd demo && $(GO) run . $(ARGS)
 
 # The development database alone, on 127.0.0.1:27017.
 devdb:
