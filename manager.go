@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -33,6 +34,9 @@ func New(store Store, opts Options) (*Manager, error) {
 	if m.opts.ErrorFunc == nil {
 		m.opts.ErrorFunc = m.defaultError
 	}
+	if m.opts.OnSecurityEvent == nil {
+		m.opts.OnSecurityEvent = m.logSecurityEvent
+	}
 	return m, nil
 }
 
@@ -54,7 +58,7 @@ func FromContext(ctx context.Context) *Session {
 
 // newSession reads the cookie. A missing or malformed cookie is no session (never an error).
 func (m *Manager) newSession(r *http.Request) *Session {
-	s := &Session{m: m}
+	s := &Session{m: m, client: clientInfo(r)} // for security events; stored only with RecordClientInfo
 	for _, c := range r.Cookies() {
 		if c.Name != m.opts.CookieName {
 			continue
@@ -111,6 +115,7 @@ func (m *Manager) commit(s *Session, setCookie bool) (*http.Cookie, error) {
 			return nil, nil
 		}
 		// The cookie named no live session: the changes start a new one.
+		m.checkReuse(ctx, s, now)
 		s.state, s.stale = stateNone, true
 		return m.insert(ctx, s, now, setCookie)
 	case stateLoaded:
@@ -144,6 +149,9 @@ func (m *Manager) insert(ctx context.Context, s *Session, now time.Time, setCook
 		}
 	}
 	rec, token := m.newRecord(now, data)
+	if m.opts.RecordClientInfo {
+		rec.Client = s.client
+	}
 	if s.user != nil {
 		rec.User = *s.user
 	}
@@ -185,6 +193,9 @@ func (m *Manager) renew(ctx context.Context, s *Session, now time.Time) (*http.C
 	}
 	rec, token := m.newRecord(now, data)
 	rec.User = s.rec.User
+	if m.opts.RecordClientInfo {
+		rec.Client = s.client
+	}
 	if s.user != nil {
 		rec.User = *s.user
 	}
@@ -231,6 +242,9 @@ func (m *Manager) update(ctx context.Context, s *Session, now time.Time, setCook
 	if !writes && c.Rotate == nil && c.Idle.IsZero() {
 		return nil, nil // read-only, fresh token, deadline recent: no write at all
 	}
+	if m.opts.RecordClientInfo && s.client != rec.Client && c.HasData() {
+		c.Client = &s.client
+	}
 	res, err := m.store.Commit(ctx, c)
 	if err != nil {
 		return nil, fmt.Errorf("mongosession: commit: %w", err)
@@ -254,6 +268,9 @@ func (m *Manager) update(ctx context.Context, s *Session, now time.Time, setCook
 	if s.user != nil {
 		rec.User = *s.user
 	}
+	if c.Client != nil {
+		rec.Client = *c.Client
+	}
 	s.changes, s.user = nil, nil
 	if !c.Idle.IsZero() {
 		rec.Idle = c.Idle
@@ -264,6 +281,18 @@ func (m *Manager) update(ctx context.Context, s *Session, now time.Time, setCook
 		return m.cookie(cookieValue(rec.ID, token), rec.Absolute), nil
 	}
 	return nil, nil
+}
+
+func clientInfo(r *http.Request) ClientInfo {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ua := r.UserAgent()
+	if len(ua) > 256 {
+		ua = ua[:256]
+	}
+	return ClientInfo{RemoteAddr: host, UserAgent: ua}
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -46,6 +46,27 @@ type Options struct {
 	// (Secure is set). Turn it on only for local development without TLS.
 	InsecureCookie bool
 
+	// CookieHostPrefix prefixes the cookie name with "__Host-", which browsers accept only with Secure,
+	// Path=/ and no Domain: the cookie then cannot be set or overwritten by a sibling subdomain. Default false.
+	CookieHostPrefix bool
+
+	// OnSecurityEvent receives security events, such as a retired token presented again (a copied cookie
+	// replayed after the real browser moved on). Events never contain a token. Default: one warning line on
+	// Logger.
+	OnSecurityEvent func(SecurityEvent)
+
+	// RevokeOnReuse deletes the whole session when a retired token is presented again, as OAuth refresh-token
+	// rotation does (RFC 9700, 4.14.2): the thief and the victim are both logged out. Default false: the
+	// replayed request is only treated as having no session. The trade-off: a request that starts reading its
+	// session after TokensKept newer tokens were issued (a very slow request, or a client that lost several
+	// responses carrying new cookies) is taken for a replay and ends the session.
+	RevokeOnReuse bool
+
+	// RecordClientInfo stores the remote address and User-Agent of the client with the session (shown by
+	// Manager.Sessions), updated whenever the session is written and they changed. Default false: they are
+	// personal data, keep them only if you show them.
+	RecordClientInfo bool
+
 	// ErrorFunc is called when the session cannot be loaded or committed (for example the database is down),
 	// before any header went out. It must write the response. Default: status 503 and one log line
 	// (never containing a token) on Logger.
@@ -65,6 +86,8 @@ const (
 	DefaultCookieName  = "session"
 
 	maxTokensKept = 64
+	hostPrefix    = "__Host-"
+	securePrefix  = "__Secure-"
 )
 
 func (o Options) withDefaults() Options {
@@ -88,6 +111,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CookiePath == "" {
 		o.CookiePath = "/"
+	}
+	if o.CookieHostPrefix && !strings.HasPrefix(o.CookieName, hostPrefix) {
+		o.CookieName = hostPrefix + o.CookieName
 	}
 	if o.CookieSameSite == 0 {
 		o.CookieSameSite = http.SameSiteLaxMode
@@ -126,6 +152,20 @@ func (o Options) validate() error {
 	}
 	if o.InsecureCookie && o.CookiePartitioned {
 		errs = append(errs, errors.New("CookiePartitioned requires Secure: it cannot be combined with InsecureCookie"))
+	}
+	if strings.HasPrefix(o.CookieName, hostPrefix) {
+		if o.InsecureCookie {
+			errs = append(errs, errors.New("a __Host- cookie requires Secure: it cannot be combined with InsecureCookie"))
+		}
+		if o.CookieDomain != "" {
+			errs = append(errs, errors.New("a __Host- cookie must not have a Domain"))
+		}
+		if o.CookiePath != "/" {
+			errs = append(errs, fmt.Errorf("a __Host- cookie must have Path=/, not %q", o.CookiePath))
+		}
+	}
+	if strings.HasPrefix(o.CookieName, securePrefix) && o.InsecureCookie {
+		errs = append(errs, errors.New("a __Secure- cookie requires Secure: it cannot be combined with InsecureCookie"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("mongosession: invalid options: %w", errors.Join(errs...))

@@ -55,6 +55,7 @@ type Session struct {
 	stale   bool   // a cookie was sent but names no live session: clear it
 	err     error  // a failed load: the response becomes ErrorFunc's
 	sent    bool   // headers went out: no more cookies
+	client  ClientInfo
 }
 
 // ID returns the session id ("" while the session does not exist yet). It is not a secret on its own
@@ -77,7 +78,11 @@ func (s *Session) loadLocked() error {
 	now := time.Now()
 	rec, err := s.m.store.Load(ctx, s.id, hashToken(s.token), now)
 	switch {
-	case errors.Is(err, ErrNotFound) || err == nil && (!rec.Idle.After(now) || !rec.Absolute.After(now)):
+	case errors.Is(err, ErrNotFound):
+		s.m.checkReuse(ctx, s, now)
+		s.state, s.stale, s.rec = stateNone, true, nil
+		return nil
+	case err == nil && (!rec.Idle.After(now) || !rec.Absolute.After(now)):
 		s.state, s.stale, s.rec = stateNone, true, nil
 		return nil
 	case err != nil:
