@@ -114,7 +114,8 @@ func (m *Manager) commit(s *Session, setCookie bool) (*http.Cookie, error) {
 			s.changes, s.user = nil, nil
 			return nil, nil
 		}
-		// The cookie named no live session: the changes start a new one.
+		// The cookie names no live session: it expired, was destroyed or was never valid. The changes start a
+		// new session with a new id (never the cookie's: the server adopts no id it did not issue).
 		m.checkReuse(ctx, s, now)
 		s.state, s.stale = stateNone, true
 		return m.insert(ctx, s, now, setCookie)
