@@ -124,9 +124,9 @@ func TestFixation(t *testing.T) {
 	real := e.cookie()
 	id, _, _ := strings.Cut(real, ".")
 	planted := []string{
-		id + "." + strings.Repeat("A", 43),                               // the victim's id, a made-up token
-		"AAAAAAAAAAAAAAAAAAAAAA." + strings.Repeat("B", 43),              // a made-up id
-		"attacker-chosen-id-xx." + strings.Repeat("C", 43),               // not even base64
+		id + "." + strings.Repeat("A", 43),                                // the victim's id, a made-up token
+		"AAAAAAAAAAAAAAAAAAAAAA." + strings.Repeat("B", 43),               // a made-up id
+		"attacker-chosen-id-xx." + strings.Repeat("C", 43),                // not even base64
 		strings.Repeat("D", 22) + "." + strings.Repeat("E", 43) + "extra", // too long
 	}
 	for _, p := range planted {
