@@ -21,8 +21,9 @@ type Options struct {
 	TokensKept int
 
 	// IdleTimeout ends a session that has not been used for this long. Default 2 h.
-	// Requests that only read extend the idle deadline when they rotate the token, or otherwise once the
-	// deadline has drifted by more than a tenth of IdleTimeout, so reading costs no write on every request.
+	// Requests that read and write extend the idle deadline. Requests that only read extend it when they
+	// rotate the token, or otherwise once the deadline has drifted by more than a tenth of IdleTimeout, so
+	// reading costs no write on every request. Write-only requests leave it to the next reading request.
 	IdleTimeout time.Duration
 
 	// Lifetime is the absolute lifetime of a session, counted from its creation (or its last Renew).
