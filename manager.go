@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"time"
@@ -320,7 +321,8 @@ func (m *Manager) cookie(value string, expires time.Time) *http.Cookie {
 		c.Expires = time.Unix(1, 0)
 	} else {
 		c.Expires = expires.UTC()
-		c.MaxAge = max(1, int(time.Until(expires).Seconds()))
+		// Rounded up: the browser must not drop the cookie before the server ends the session.
+		c.MaxAge = max(1, int(math.Ceil(time.Until(expires).Seconds())))
 	}
 	return c
 }
