@@ -379,3 +379,21 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestDestroyNeedsTheToken: a logout request carrying a victim's session id with a made-up token must not
+// end the victim's session.
+func TestDestroyNeedsTheToken(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	e.get("/incr")
+	id, _, _ := strings.Cut(e.cookie(), ".")
+	code, _, _ := e.do(&http.Client{}, "/destroy", "Cookie", "session="+id+"."+strings.Repeat("A", 43))
+	if code != 200 {
+		t.Fatal(code)
+	}
+	if n := e.docCount(bson.D{{Key: "_id", Value: id}}); n != 1 {
+		t.Fatal("a forged logout deleted the victim's session")
+	}
+	if got := e.get("/incr"); got != "ok 2" {
+		t.Fatalf("victim after a forged logout: %q", got)
+	}
+}

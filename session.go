@@ -58,12 +58,13 @@ type Session struct {
 	client  ClientInfo
 }
 
-// ID returns the session id ("" while the session does not exist yet). It is not a secret on its own
-// (the token is), but it need not be shown to users either.
+// ID returns the session id, "" while the session does not exist (yet). It reads the session if needed:
+// the id of a cookie whose token was not checked is the client's word, not a session. It is not a secret on
+// its own (the token is), but it need not be shown to users either.
 func (s *Session) ID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state == stateNone {
+	if s.loadLocked() != nil || s.state != stateLoaded {
 		return ""
 	}
 	return s.id
@@ -401,15 +402,19 @@ func (s *Session) Renew() error {
 }
 
 // Destroy deletes the session at commit and clears the cookie (logout). A slower parallel request of the
-// same session cannot bring it back. Changes made after Destroy start a new session. It returns
-// ErrHeadersSent once the response has started.
+// same session cannot bring it back. Changes made after Destroy start a new session. It reads the session
+// first (if not read yet) to check the token. It returns ErrHeadersSent once the response has started.
 func (s *Session) Destroy() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sent {
 		return ErrHeadersSent
 	}
-	if s.state != stateNone {
+	// Check the token first: knowing a session id must not be enough to end someone else's session.
+	if err := s.loadLocked(); err != nil {
+		return err
+	}
+	if s.state == stateLoaded {
 		s.destroy = s.id
 	}
 	s.state, s.rec, s.changes, s.user, s.renew = stateNone, nil, nil, nil, false
