@@ -16,6 +16,8 @@ import (
 type Manager struct {
 	store Store
 	opts  Options
+
+	sealer *sealer // cookie mode; nil without Options.CookieKeys
 }
 
 // retiredKept bounds the list of retired token hashes kept per session.
@@ -31,7 +33,7 @@ func New(store Store, opts Options) (*Manager, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	m := &Manager{store: store, opts: opts}
+	m := &Manager{store: store, opts: opts, sealer: newSealer(opts.CookieKeys)}
 	if m.opts.ErrorFunc == nil {
 		m.opts.ErrorFunc = m.defaultError
 	}
@@ -68,6 +70,9 @@ func (m *Manager) newSession(r *http.Request) *Session {
 			s.id, s.token, s.state = id, token, stateCookie
 			return s
 		}
+		if m.openSealed(s, c.Value) {
+			return s
+		}
 		s.stale = true // malformed: replace it if we write, never fail on it
 	}
 	return s
@@ -91,6 +96,9 @@ func (m *Manager) commit(s *Session, setCookie bool) (*http.Cookie, error) {
 			return nil, fmt.Errorf("mongosession: destroy session: %w", err)
 		}
 		s.destroy = ""
+	}
+	if m.inCookieMode(s) {
+		return m.commitCookie(ctx, s, now, setCookie)
 	}
 	if s.renew {
 		s.renew = false

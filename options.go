@@ -75,6 +75,21 @@ type Options struct {
 
 	// Logger receives the library's log lines. Default slog.Default().
 	Logger *slog.Logger
+
+	// CookieKeys turn on cookie mode (see docs/cookie-mode.md): session data sealed into the cookie with
+	// AES-256-GCM, no database work. The first key seals, every key opens, so a new key goes first and an old
+	// one stays listed until the cookies sealed with it have expired (Lifetime). Each key must be at least 32
+	// bytes (an error at New otherwise), ideally 32 random bytes; all its bytes count (it goes through
+	// HKDF-SHA256). Default none: cookie mode is off and sealed cookies are treated as no session.
+	CookieKeys [][]byte
+	// StartInCookie makes new sessions start in cookie mode; they move to the database on Session.Promote,
+	// Session.Renew or when they outgrow MaxCookieBytes. Default false (new sessions start in the database).
+	// Requires CookieKeys.
+	StartInCookie bool
+	// MaxCookieBytes is the longest Set-Cookie header value (name, sealed value and attributes) a cookie-mode
+	// session may send; a session that would need a longer one moves to the database by itself instead.
+	// Default 4096 (what browsers keep for one cookie).
+	MaxCookieBytes int
 }
 
 // Defaults of Options, applied to zero-valued fields by New.
@@ -85,6 +100,8 @@ const (
 	DefaultLifetime    = 24 * time.Hour
 	DefaultTimeout     = 2 * time.Second
 	DefaultCookieName  = "session"
+
+	DefaultMaxCookieBytes = 4096
 
 	maxTokensKept = 64
 	hostPrefix    = "__Host-"
@@ -121,6 +138,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.MaxCookieBytes == 0 {
+		o.MaxCookieBytes = DefaultMaxCookieBytes
 	}
 	return o
 }
@@ -168,6 +188,7 @@ func (o Options) validate() error {
 	if strings.HasPrefix(o.CookieName, securePrefix) && o.InsecureCookie {
 		errs = append(errs, errors.New("a __Secure- cookie requires Secure: it cannot be combined with InsecureCookie"))
 	}
+	errs = append(errs, o.validateCookieMode()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("mongosession: invalid options: %w", errors.Join(errs...))
 	}

@@ -56,6 +56,8 @@ type Session struct {
 	err     error  // a failed load: the response becomes ErrorFunc's
 	sent    bool   // headers went out: no more cookies
 	client  ClientInfo
+
+	cookieMode // sealed-cookie state (cookiemode.go)
 }
 
 // ID returns the session id, "" while the session does not exist (yet). It reads the session if needed:
@@ -193,6 +195,8 @@ func (s *Session) Delete(key string) error {
 // sees. The addition is applied atomically at commit ($inc), so parallel requests never lose an increment;
 // the returned value may therefore be behind the stored one when another request increments at the same
 // time. Incr reads the session (to return a value).
+// In cookie mode (see Mode) the value travels in the cookie: parallel requests are last-writer-wins there,
+// so increments made in parallel can be lost.
 func (s *Session) Incr(key string, delta int64) (int64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
@@ -418,7 +422,8 @@ func (s *Session) Destroy() error {
 		s.destroy = s.id
 	}
 	s.state, s.rec, s.changes, s.user, s.renew = stateNone, nil, nil, nil, false
-	s.stale = s.destroy != "" || s.stale
+	s.stale = s.destroy != "" || s.sealed || s.stale
+	s.cookieMode = cookieMode{}
 	return nil
 }
 

@@ -1,10 +1,16 @@
 // Command demo is a small web app using mongosession with the embedded development database:
 // a visit counter, log in by name (Renew), log out (Destroy) and the age of the current token, so that
 // rotation is visible. Run it with `make demo` and open http://127.0.0.1:8080.
+//
+// Cookie mode is on: an anonymous visitor's counter lives in an encrypted cookie (no database work at all)
+// until login, or "Move to MongoDB" (Promote), moves the session to the database. The page shows where the
+// session is. The cookie key is generated at startup (random for each start, for development only), so
+// cookie-mode sessions do not survive a restart of the demo; database sessions do.
 package main
 
 import (
 	"context"
+	"crypto/rand"
 	"flag"
 	"html/template"
 	"log"
@@ -28,12 +34,17 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 </head><body>
 <h1>mongosession demo</h1>
 <p>Visits in this session: <strong id="visits">{{.Visits}}</strong></p>
+<p>The session is stored in: <strong id="mode">{{.Mode}}</strong>
+{{if eq .Mode "cookie"}}(an encrypted cookie: this page cost the database nothing)
+<form method="post" action="/promote"><button>Move to MongoDB</button></form>
+{{else}}(a MongoDB document; the cookie holds its id and a rotating token){{end}}</p>
 {{if .User}}<p>Logged in as <strong id="user">{{.User}}</strong>.</p>
 <form method="post" action="/logout"><button>Log out</button></form>
 {{else}}<form method="post" action="/login"><label>Name <input name="name" required maxlength="40"></label>
 <button>Log in</button></form>{{end}}
-<p>Session id: <code>{{.ID}}</code><br>
+{{if eq .Mode "database"}}<p>Session id: <code>{{.ID}}</code><br>
 Age of the current token: <strong id="age">{{.Age}}</strong> (rotated after {{.TTL}}; reload to see it)</p>
+{{else}}<p>Sealed <strong id="age">{{.Age}}</strong> ago (resealed on every change).</p>{{end}}
 </body></html>`))
 
 func main() {
@@ -62,8 +73,12 @@ func main() {
 		log.Fatal(err)
 	}
 	defer store.Close()
+	key := make([]byte, 32) // development only: a new random key at each start
+	_, _ = rand.Read(key)
 	mgr, err := mongosession.New(store, mongosession.Options{
 		InsecureCookie: true, // the demo serves plain http on loopback
+		CookieKeys:     [][]byte{key},
+		StartInCookie:  true, // anonymous visitors start in the cookie
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -92,7 +107,11 @@ func routes(mgr *mongosession.Manager) http.Handler {
 		}
 		user, _ := s.GetString("user")
 		age, _ := s.TokenAge()
-		_ = page.Execute(w, map[string]any{"Visits": visits, "User": user, "ID": s.ID(),
+		mode := s.Mode()
+		if mode == mongosession.ModeNone {
+			mode = mongosession.ModeCookie // a first visit: this response creates it in the cookie
+		}
+		_ = page.Execute(w, map[string]any{"Visits": visits, "User": user, "ID": s.ID(), "Mode": mode.String(),
 			"Age": age.Round(100 * time.Millisecond), "TTL": mgr.Options().TokenTTL})
 	})
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
@@ -106,7 +125,11 @@ func routes(mgr *mongosession.Manager) http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		_ = s.Renew() // new id and token at login: no session fixation
+		_ = s.Renew() // new id and token at login: no session fixation; a cookie-mode session moves to MongoDB
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	mux.HandleFunc("POST /promote", func(w http.ResponseWriter, r *http.Request) {
+		_ = mongosession.FromContext(r.Context()).Promote() // anonymous, but kept in MongoDB from now on
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
