@@ -2,7 +2,7 @@ package mongosession
 
 // Cookie mode: a session whose data is sealed into the cookie (seal.go) instead of stored in MongoDB. It costs
 // the database nothing; it moves to the database on Promote, on Renew, or when it outgrows MaxCookieBytes.
-// See docs/cookie-mode.md.
+// See the README section "Cookie mode".
 
 import (
 	"context"

@@ -190,18 +190,7 @@ func (m *Manager) newRecord(now time.Time, data map[string]bson.RawValue) (*Reco
 // renew moves the session's data to a new id and token: read (done), insert, delete. FerretDB 1.x has no
 // transactions; if the delete fails the old session is left to expire and the error is reported.
 func (m *Manager) renew(ctx context.Context, s *Session, now time.Time) (*http.Cookie, error) {
-	data := make(map[string]bson.RawValue, len(s.rec.Data)+len(s.changes))
-	for k := range s.rec.Data {
-		if v, ok := s.viewLocked(k); ok {
-			data[k] = v
-		}
-	}
-	for k := range s.changes {
-		if v, ok := s.viewLocked(k); ok {
-			data[k] = v
-		}
-	}
-	rec, token := m.newRecord(now, data)
+	rec, token := m.newRecord(now, s.viewDataLocked())
 	rec.User = s.rec.User
 	if m.opts.RecordClientInfo {
 		rec.Client = s.client
