@@ -76,7 +76,7 @@ type Options struct {
 	// Logger receives the library's log lines. Default slog.Default().
 	Logger *slog.Logger
 
-	// CookieKeys turn on cookie mode (see docs/cookie-mode.md): session data sealed into the cookie with
+	// CookieKeys turn on cookie mode (see the README section "Cookie mode"): session data sealed into the cookie with
 	// AES-256-GCM, no database work. The first key seals, every key opens, so a new key goes first and an old
 	// one stays listed until the cookies sealed with it have expired (Lifetime). Each key must be at least 32
 	// bytes (an error at New otherwise), ideally 32 random bytes; all its bytes count (it goes through
