@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -498,19 +497,11 @@ func TestCookieModeOptions(t *testing.T) {
 }
 
 func TestCookieModePromoteDatabaseDown(t *testing.T) {
-	u, err := url.Parse(mongosession.TestURI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newProxy(t, u.Host)
-	u.Host = p.ln.Addr().String()
-	q := u.Query()
-	q.Set("directConnection", "true")
-	u.RawQuery = q.Encode()
+	p, uri := newProxiedURI(t)
 	opts := cookieOpts()
 	opts.Timeout = time.Second
 	opts.Logger = slog.New(slog.DiscardHandler)
-	e := newEnv(t, envConfig{opts: opts, handler: cookieRoutes, uri: u.String(), timeout: time.Second})
+	e := newEnv(t, envConfig{opts: opts, handler: cookieRoutes, uri: uri, timeout: time.Second})
 	e.get("/incr")
 	p.stop()
 	// Cookie mode keeps working without the database.

@@ -219,18 +219,10 @@ func TestCommandsPerRotatingRequest(t *testing.T) {
 }
 
 func TestDatabaseDown(t *testing.T) {
-	u, err := url.Parse(mongosession.TestURI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newProxy(t, u.Host)
-	u.Host = p.ln.Addr().String()
-	q := u.Query()
-	q.Set("directConnection", "true")
-	u.RawQuery = q.Encode()
+	p, uri := newProxiedURI(t)
 	var mu sync.Mutex
 	var handlerErrs []error
-	e := newEnv(t, envConfig{uri: u.String(), timeout: time.Second,
+	e := newEnv(t, envConfig{uri: uri, timeout: time.Second,
 		opts: mongosession.Options{Timeout: time.Second},
 		handler: func(e *env) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

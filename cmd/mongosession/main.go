@@ -474,16 +474,26 @@ func stats(ctx context.Context, coll *mongo.Collection, now time.Time, stdout io
 	return tw.Flush()
 }
 
-func list(ctx context.Context, coll *mongo.Collection, user string, stdout io.Writer) error {
+// openManager opens the store (making sure its indexes exist) and a Manager over it.
+func openManager(ctx context.Context, coll *mongo.Collection) (*mongosession.Manager, func(), error) {
 	store, err := openStore(ctx, coll)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer store.Close()
 	mgr, err := mongosession.New(store, mongosession.Options{})
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return mgr, func() { store.Close() }, nil
+}
+
+func list(ctx context.Context, coll *mongo.Collection, user string, stdout io.Writer) error {
+	mgr, closeStore, err := openManager(ctx, coll)
 	if err != nil {
 		return err
 	}
+	defer closeStore()
 	infos, err := mgr.Sessions(ctx, user)
 	if err != nil {
 		return err
@@ -533,15 +543,11 @@ func revoke(ctx context.Context, coll *mongo.Collection, c *command, stdout io.W
 		}
 		n = res.DeletedCount
 	} else {
-		store, err := openStore(ctx, coll)
+		mgr, closeStore, err := openManager(ctx, coll)
 		if err != nil {
 			return err
 		}
-		defer store.Close()
-		mgr, err := mongosession.New(store, mongosession.Options{})
-		if err != nil {
-			return err
-		}
+		defer closeStore()
 		if n, err = mgr.RevokeUser(ctx, c.user, c.except...); err != nil {
 			return err
 		}
