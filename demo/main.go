@@ -125,6 +125,7 @@ func routes(mgr *mongosession.Manager) http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		s.SetUser(name) // indexed: `mongosession list --user NAME` finds this session
 		_ = s.Renew() // new id and token at login: no session fixation; a cookie-mode session moves to MongoDB
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
