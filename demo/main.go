@@ -126,7 +126,7 @@ func routes(mgr *mongosession.Manager) http.Handler {
 			return
 		}
 		s.SetUser(name) // indexed: `mongosession list --user NAME` finds this session
-		_ = s.Renew() // new id and token at login: no session fixation; a cookie-mode session moves to MongoDB
+		_ = s.Renew()   // new id and token at login: no session fixation; a cookie-mode session moves to MongoDB
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
 	mux.HandleFunc("POST /promote", func(w http.ResponseWriter, r *http.Request) {
