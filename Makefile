@@ -3,12 +3,13 @@
 # at a million documents (bench/GROWTH.md, included by the next `make bench`).
 GO ?= go
 
-.PHONY: test demo devdb vet fmt-check bench bench-smoke bench-growth bench-report
+.PHONY: test demo devdb vet fmt-check fuzz-smoke bench bench-smoke bench-growth bench-report
 
 test: fmt-check vet
 	$(GO) test -race -count=1 ./...
 	cd devdb && $(GO) test -race -count=1 ./...
 	cd demo && $(GO) build -o /dev/null .
+	$(MAKE) fuzz-smoke
 	$(MAKE) bench-smoke
 
 vet:
@@ -21,11 +22,18 @@ fmt-check:
 	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 demo:
-	cd demo && $(GO) run .
+	cd demo && $(GO) run . $(ARGS)
 
 # The development database alone, on 127.0.0.1:27017.
 devdb:
 	cd devdb && $(GO) run ./cmd/devdb
+
+# A short fuzz run of the sealed-cookie decoder (cookie mode), from the seed corpus in testdata/fuzz/.
+# A longer run: make fuzz-smoke FUZZTIME=3m
+FUZZTIME ?= 20s
+fuzz-smoke:
+	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s .
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodePayload$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s .
 
 # Benchmarks (module bench/, so that scs and FerretDB stay out of the library's module graph). Not timed tests:
 # CI only builds them and runs them tiny (bench-smoke, part of test).

@@ -242,6 +242,20 @@ func newProxy(t *testing.T, target string) *proxy {
 	return p
 }
 
+// newProxiedURI returns a proxy in front of the test database and a URI that reaches the database through it.
+func newProxiedURI(t *testing.T) (*proxy, string) {
+	u, err := url.Parse(mongosession.TestURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, u.Host)
+	u.Host = p.ln.Addr().String()
+	q := u.Query()
+	q.Set("directConnection", "true")
+	u.RawQuery = q.Encode()
+	return p, u.String()
+}
+
 // stop refuses new connections and cuts the open ones: the database is gone.
 func (p *proxy) stop() {
 	p.ln.Close()

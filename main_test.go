@@ -1,6 +1,7 @@
 package mongosession
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -13,6 +14,10 @@ import (
 var TestURI string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		os.Exit(m.Run()) // a fuzzing worker runs only the fuzz target, which needs no database
+	}
 	uri, stop, err := testdb.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cannot start the test database:", err)

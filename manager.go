@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
+	"net"
 	"net/http"
 	"net/textproto"
 	"strings"
@@ -17,6 +19,8 @@ import (
 type Manager struct {
 	store Store
 	opts  Options
+
+	sealer *sealer // cookie mode; nil without Options.CookieKeys
 }
 
 // retiredKept bounds the list of retired token hashes kept per session.
@@ -32,9 +36,12 @@ func New(store Store, opts Options) (*Manager, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	m := &Manager{store: store, opts: opts}
+	m := &Manager{store: store, opts: opts, sealer: newSealer(opts.CookieKeys)}
 	if m.opts.ErrorFunc == nil {
 		m.opts.ErrorFunc = m.defaultError
+	}
+	if m.opts.OnSecurityEvent == nil {
+		m.opts.OnSecurityEvent = m.logSecurityEvent
 	}
 	return m, nil
 }
@@ -57,7 +64,7 @@ func FromContext(ctx context.Context) *Session {
 
 // newSession reads the cookie into s. A missing or malformed cookie is no session (never an error).
 func (m *Manager) newSession(s *Session, r *http.Request) *Session {
-	s.m = m
+	s.m, s.client = m, clientInfo(r) // for security events; stored only with RecordClientInfo
 	// The Cookie headers are scanned in place (r.Cookies would allocate every cookie on every request);
 	// parseCookie checks the value strictly.
 	for _, line := range r.Header["Cookie"] {
@@ -71,6 +78,9 @@ func (m *Manager) newSession(s *Session, r *http.Request) *Session {
 			}
 			if id, token, ok := parseCookie(value); ok {
 				s.id, s.token, s.state = id, token, stateCookie
+				return s
+			}
+			if m.openSealed(s, value) {
 				return s
 			}
 			s.stale = true // malformed: replace it if we write, never fail on it
@@ -88,7 +98,7 @@ func (m *Manager) commit(s *Session, setCookie bool) (*http.Cookie, error) {
 		return nil, s.err
 	}
 	now := time.Now()
-	if s.destroy == "" && !s.renew && len(s.changes) == 0 && s.user == nil &&
+	if s.destroy == "" && !s.renew && len(s.changes) == 0 && s.user == nil && !m.inCookieMode(s) &&
 		(s.state == stateCookie || s.state == stateLoaded && !m.touchDue(s.rec, now, setCookie)) {
 		return nil, nil // untouched, or read with nothing due: no database work, so no context either
 	}
@@ -101,6 +111,9 @@ func (m *Manager) commit(s *Session, setCookie bool) (*http.Cookie, error) {
 			return nil, fmt.Errorf("mongosession: destroy session: %w", err)
 		}
 		s.destroy = ""
+	}
+	if m.inCookieMode(s) {
+		return m.commitCookie(ctx, s, now, setCookie)
 	}
 	if s.renew {
 		s.renew = false
@@ -125,7 +138,9 @@ func (m *Manager) commit(s *Session, setCookie bool) (*http.Cookie, error) {
 			s.changes, s.user = nil, nil
 			return nil, nil
 		}
-		// The cookie named no live session: the changes start a new one.
+		// The cookie names no live session: it expired, was destroyed or was never valid. The changes start a
+		// new session with a new id (never the cookie's: the server adopts no id it did not issue).
+		m.checkReuse(ctx, s, now)
 		s.state, s.stale = stateNone, true
 		return m.insert(ctx, s, now, setCookie)
 	case stateLoaded:
@@ -159,6 +174,9 @@ func (m *Manager) insert(ctx context.Context, s *Session, now time.Time, setCook
 		}
 	}
 	rec, token := m.newRecord(now, data)
+	if m.opts.RecordClientInfo {
+		rec.Client = s.client
+	}
 	if s.user != nil {
 		rec.User = *s.user
 	}
@@ -187,19 +205,11 @@ func (m *Manager) newRecord(now time.Time, data map[string]bson.RawValue) (*Reco
 // renew moves the session's data to a new id and token: read (done), insert, delete. FerretDB 1.x has no
 // transactions; if the delete fails the old session is left to expire and the error is reported.
 func (m *Manager) renew(ctx context.Context, s *Session, now time.Time) (*http.Cookie, error) {
-	data := make(map[string]bson.RawValue, len(s.rec.Data)+len(s.changes))
-	for k := range s.rec.Data {
-		if v, ok := s.viewLocked(k); ok {
-			data[k] = v
-		}
-	}
-	for k := range s.changes {
-		if v, ok := s.viewLocked(k); ok {
-			data[k] = v
-		}
-	}
-	rec, token := m.newRecord(now, data)
+	rec, token := m.newRecord(now, s.viewDataLocked())
 	rec.User = s.rec.User
+	if m.opts.RecordClientInfo {
+		rec.Client = s.client
+	}
 	if s.user != nil {
 		rec.User = *s.user
 	}
@@ -246,6 +256,9 @@ func (m *Manager) update(ctx context.Context, s *Session, now time.Time, setCook
 	if !writes && c.Rotate == nil && c.Idle.IsZero() {
 		return nil, nil // read-only, fresh token, deadline recent: no write at all
 	}
+	if m.opts.RecordClientInfo && s.client != rec.Client && c.HasData() {
+		c.Client = &s.client
+	}
 	res, err := m.store.Commit(ctx, c)
 	if err != nil {
 		return nil, fmt.Errorf("mongosession: commit: %w", err)
@@ -272,6 +285,9 @@ func (m *Manager) update(ctx context.Context, s *Session, now time.Time, setCook
 	rec.Data = data
 	if s.user != nil {
 		rec.User = *s.user
+	}
+	if c.Client != nil {
+		rec.Client = *c.Client
 	}
 	s.changes, s.user = nil, nil
 	if !c.Idle.IsZero() {
@@ -305,6 +321,18 @@ func (m *Manager) touchDue(rec *Record, now time.Time, setCookie bool) bool {
 	return m.rotationDue(rec, now, setCookie) || m.idleDue(rec, now)
 }
 
+func clientInfo(r *http.Request) ClientInfo {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ua := r.UserAgent()
+	if len(ua) > 256 {
+		ua = ua[:256]
+	}
+	return ClientInfo{RemoteAddr: host, UserAgent: ua}
+}
+
 func minTime(a, b time.Time) time.Time {
 	if a.Before(b) {
 		return a
@@ -329,7 +357,8 @@ func (m *Manager) cookie(value string, expires time.Time) *http.Cookie {
 		c.Expires = time.Unix(1, 0)
 	} else {
 		c.Expires = expires.UTC()
-		c.MaxAge = max(1, int(time.Until(expires).Seconds()))
+		// Rounded up: the browser must not drop the cookie before the server ends the session.
+		c.MaxAge = max(1, int(math.Ceil(time.Until(expires).Seconds())))
 	}
 	return c
 }

@@ -64,6 +64,12 @@ func NewMongoStore(ctx context.Context, coll *mongo.Collection, opts ...StoreOpt
 	if s.purgeInterval <= 0 || s.purgeBatch <= 0 {
 		return nil, errors.New("mongosession: purge interval and batch must be positive")
 	}
+	// Per-user queries (Manager.Sessions, RevokeUser) are indexed, not scans.
+	if _, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: "user", Value: 1}}, Options: options.Index().SetName("user"),
+	}); err != nil {
+		return nil, fmt.Errorf("mongosession: create user index: %w", err)
+	}
 	err := createTTLIndex(ctx, coll)
 	switch {
 	case err == nil:
@@ -162,18 +168,19 @@ func (s *MongoStore) Purge(ctx context.Context) (int64, error) {
 }
 
 type mongoDoc struct {
-	ID       string    `bson:"_id"`
-	Tokens   []Token   `bson:"tokens"`
-	Newest   []byte    `bson:"newest"`
-	Retired  [][]byte  `bson:"retired"`
-	Data     bson.Raw  `bson:"data"`
-	User     string    `bson:"user,omitempty"`
-	Created  time.Time `bson:"created"`
-	Seen     time.Time `bson:"seen"`
-	Idle     time.Time `bson:"idle"`
-	Absolute time.Time `bson:"absolute"`
-	Expires  time.Time `bson:"expires"`
-	Version  int64     `bson:"v"`
+	ID       string     `bson:"_id"`
+	Tokens   []Token    `bson:"tokens"`
+	Newest   []byte     `bson:"newest"`
+	Retired  [][]byte   `bson:"retired"`
+	Data     bson.Raw   `bson:"data"`
+	User     string     `bson:"user,omitempty"`
+	Client   ClientInfo `bson:"client,omitempty"`
+	Created  time.Time  `bson:"created"`
+	Seen     time.Time  `bson:"seen"`
+	Idle     time.Time  `bson:"idle"`
+	Absolute time.Time  `bson:"absolute"`
+	Expires  time.Time  `bson:"expires"`
+	Version  int64      `bson:"v"`
 }
 
 // Load implements Store: one FindOne by _id alone; the token hash and the expiry are checked on the document
@@ -192,8 +199,12 @@ func (s *MongoStore) Load(ctx context.Context, id string, tokenHash []byte, now 
 	if !d.Expires.After(now) || !acceptsToken(d.Tokens, tokenHash) {
 		return nil, ErrNotFound
 	}
-	rec := &Record{ID: d.ID, Tokens: d.Tokens, Retired: d.Retired, User: d.User, Created: d.Created,
-		Seen: d.Seen, Idle: d.Idle, Absolute: d.Absolute, Version: d.Version,
+	return d.record()
+}
+
+func (d *mongoDoc) record() (*Record, error) {
+	rec := &Record{ID: d.ID, Tokens: d.Tokens, Retired: d.Retired, User: d.User, Client: d.Client,
+		Created: d.Created, Seen: d.Seen, Idle: d.Idle, Absolute: d.Absolute, Version: d.Version,
 		Data: make(map[string]bson.RawValue)}
 	if len(d.Data) > 0 {
 		elems, err := d.Data.Elements()
@@ -216,6 +227,56 @@ func acceptsToken(tokens []Token, hash []byte) bool {
 	return ok == 1
 }
 
+// Retired implements Store: one FindOne by _id, retired hash and expiry, projecting only _id.
+func (s *MongoStore) Retired(ctx context.Context, id string, tokenHash []byte, now time.Time) (bool, error) {
+	err := s.coll.FindOne(ctx, bson.D{
+		{Key: "_id", Value: id},
+		{Key: "retired", Value: tokenHash},
+		{Key: "expires", Value: bson.D{{Key: "$gt", Value: now}}},
+	}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// UserSessions implements Store: a query on the indexed user field.
+func (s *MongoStore) UserSessions(ctx context.Context, user string, now time.Time) ([]*Record, error) {
+	cur, err := s.coll.Find(ctx, bson.D{
+		{Key: "user", Value: user},
+		{Key: "expires", Value: bson.D{{Key: "$gt", Value: now}}},
+	}, options.Find().SetProjection(bson.D{{Key: "tokens", Value: 0}, {Key: "retired", Value: 0}, {Key: "data", Value: 0}}))
+	if err != nil {
+		return nil, err
+	}
+	var docs []mongoDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, err
+	}
+	recs := make([]*Record, 0, len(docs))
+	for i := range docs {
+		rec, err := docs[i].record()
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, rec)
+	}
+	return recs, nil
+}
+
+// DeleteUser implements Store: one DeleteMany on the indexed user field.
+func (s *MongoStore) DeleteUser(ctx context.Context, user string, except []string) (int64, error) {
+	filter := bson.D{{Key: "user", Value: user}}
+	if len(except) > 0 {
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$nin", Value: except}}})
+	}
+	res, err := s.coll.DeleteMany(ctx, filter)
+	if err != nil {
+		return 0, err
+	}
+	return res.DeletedCount, nil
+}
+
 // Insert implements Store.
 func (s *MongoStore) Insert(ctx context.Context, rec *Record) error {
 	data := rec.Data
@@ -223,7 +284,7 @@ func (s *MongoStore) Insert(ctx context.Context, rec *Record) error {
 		data = map[string]bson.RawValue{}
 	}
 	_, err := s.coll.InsertOne(ctx, mongoDoc{ID: rec.ID, Tokens: rec.Tokens, Newest: rec.Newest().Hash,
-		Retired: rec.Retired, User: rec.User, Created: rec.Created, Seen: rec.Seen, Idle: rec.Idle,
+		Retired: rec.Retired, User: rec.User, Client: rec.Client, Created: rec.Created, Seen: rec.Seen, Idle: rec.Idle,
 		Absolute: rec.Absolute, Expires: rec.Expires(), Version: rec.Version, Data: mustRaw(data)})
 	return err
 }
@@ -282,6 +343,9 @@ func (s *MongoStore) Commit(ctx context.Context, c *Commit) (CommitResult, error
 			} else {
 				set = append(set, bson.E{Key: "user", Value: *c.User})
 			}
+		}
+		if c.Client != nil {
+			set = append(set, bson.E{Key: "client", Value: *c.Client})
 		}
 		set = appendDeadlines(set, c)
 		update := bson.D{{Key: "$inc", Value: inc}}

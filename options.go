@@ -21,8 +21,9 @@ type Options struct {
 	TokensKept int
 
 	// IdleTimeout ends a session that has not been used for this long. Default 2 h.
-	// Requests that only read extend the idle deadline when they rotate the token, or otherwise once the
-	// deadline has drifted by more than a tenth of IdleTimeout, so reading costs no write on every request.
+	// Requests that read and write extend the idle deadline. Requests that only read extend it when they
+	// rotate the token, or otherwise once the deadline has drifted by more than a tenth of IdleTimeout, so
+	// reading costs no write on every request. Write-only requests leave it to the next reading request.
 	IdleTimeout time.Duration
 
 	// Lifetime is the absolute lifetime of a session, counted from its creation (or its last Renew).
@@ -46,6 +47,27 @@ type Options struct {
 	// (Secure is set). Turn it on only for local development without TLS.
 	InsecureCookie bool
 
+	// CookieHostPrefix prefixes the cookie name with "__Host-", which browsers accept only with Secure,
+	// Path=/ and no Domain: the cookie then cannot be set or overwritten by a sibling subdomain. Default false.
+	CookieHostPrefix bool
+
+	// OnSecurityEvent receives security events, such as a retired token presented again (a copied cookie
+	// replayed after the real browser moved on). Events never contain a token. Default: one warning line on
+	// Logger.
+	OnSecurityEvent func(SecurityEvent)
+
+	// RevokeOnReuse deletes the whole session when a retired token is presented again, as OAuth refresh-token
+	// rotation does (RFC 9700, 4.14.2): the thief and the victim are both logged out. Default false: the
+	// replayed request is only treated as having no session. The trade-off: a request that starts reading its
+	// session after TokensKept newer tokens were issued (a very slow request, or a client that lost several
+	// responses carrying new cookies) is taken for a replay and ends the session.
+	RevokeOnReuse bool
+
+	// RecordClientInfo stores the remote address and User-Agent of the client with the session (shown by
+	// Manager.Sessions), updated whenever the session is written and they changed. Default false: they are
+	// personal data, keep them only if you show them.
+	RecordClientInfo bool
+
 	// ErrorFunc is called when the session cannot be loaded or committed (for example the database is down),
 	// before any header went out. It must write the response. Default: status 503 and one log line
 	// (never containing a token) on Logger.
@@ -53,6 +75,21 @@ type Options struct {
 
 	// Logger receives the library's log lines. Default slog.Default().
 	Logger *slog.Logger
+
+	// CookieKeys turn on cookie mode (see the README section "Cookie mode"): session data sealed into the cookie with
+	// AES-256-GCM, no database work. The first key seals, every key opens, so a new key goes first and an old
+	// one stays listed until the cookies sealed with it have expired (Lifetime). Each key must be at least 32
+	// bytes (an error at New otherwise), ideally 32 random bytes; all its bytes count (it goes through
+	// HKDF-SHA256). Default none: cookie mode is off and sealed cookies are treated as no session.
+	CookieKeys [][]byte
+	// StartInCookie makes new sessions start in cookie mode; they move to the database on Session.Promote,
+	// Session.Renew or when they outgrow MaxCookieBytes. Default false (new sessions start in the database).
+	// Requires CookieKeys.
+	StartInCookie bool
+	// MaxCookieBytes is the longest Set-Cookie header value (name, sealed value and attributes) a cookie-mode
+	// session may send; a session that would need a longer one moves to the database by itself instead.
+	// Default 4096 (what browsers keep for one cookie).
+	MaxCookieBytes int
 }
 
 // Defaults of Options, applied to zero-valued fields by New.
@@ -64,7 +101,11 @@ const (
 	DefaultTimeout     = 2 * time.Second
 	DefaultCookieName  = "session"
 
+	DefaultMaxCookieBytes = 4096
+
 	maxTokensKept = 64
+	hostPrefix    = "__Host-"
+	securePrefix  = "__Secure-"
 )
 
 func (o Options) withDefaults() Options {
@@ -89,11 +130,17 @@ func (o Options) withDefaults() Options {
 	if o.CookiePath == "" {
 		o.CookiePath = "/"
 	}
+	if o.CookieHostPrefix && !strings.HasPrefix(o.CookieName, hostPrefix) {
+		o.CookieName = hostPrefix + o.CookieName
+	}
 	if o.CookieSameSite == 0 {
 		o.CookieSameSite = http.SameSiteLaxMode
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.MaxCookieBytes == 0 {
+		o.MaxCookieBytes = DefaultMaxCookieBytes
 	}
 	return o
 }
@@ -127,6 +174,21 @@ func (o Options) validate() error {
 	if o.InsecureCookie && o.CookiePartitioned {
 		errs = append(errs, errors.New("CookiePartitioned requires Secure: it cannot be combined with InsecureCookie"))
 	}
+	if strings.HasPrefix(o.CookieName, hostPrefix) {
+		if o.InsecureCookie {
+			errs = append(errs, errors.New("a __Host- cookie requires Secure: it cannot be combined with InsecureCookie"))
+		}
+		if o.CookieDomain != "" {
+			errs = append(errs, errors.New("a __Host- cookie must not have a Domain"))
+		}
+		if o.CookiePath != "/" {
+			errs = append(errs, fmt.Errorf("a __Host- cookie must have Path=/, not %q", o.CookiePath))
+		}
+	}
+	if strings.HasPrefix(o.CookieName, securePrefix) && o.InsecureCookie {
+		errs = append(errs, errors.New("a __Secure- cookie requires Secure: it cannot be combined with InsecureCookie"))
+	}
+	errs = append(errs, o.validateCookieMode()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("mongosession: invalid options: %w", errors.Join(errs...))
 	}

@@ -56,6 +56,9 @@ type Session struct {
 	stale   bool   // a cookie was sent but names no live session: clear it
 	err     error  // a failed load: the response becomes ErrorFunc's
 	sent    bool   // headers went out: no more cookies
+	client  ClientInfo
+
+	cookieMode // sealed-cookie state (cookiemode.go)
 
 	hash   [32]byte // sha256 of hashOf, kept here so that hashing costs no allocation
 	hashOf string
@@ -70,12 +73,13 @@ func (s *Session) tokenHash() []byte {
 	return s.hash[:]
 }
 
-// ID returns the session id ("" while the session does not exist yet). It is not a secret on its own
-// (the token is), but it need not be shown to users either.
+// ID returns the session id, "" while the session does not exist (yet). It reads the session if needed:
+// the id of a cookie whose token was not checked is the client's word, not a session. It is not a secret on
+// its own (the token is), but it need not be shown to users either.
 func (s *Session) ID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state == stateNone {
+	if s.loadLocked() != nil || s.state != stateLoaded {
 		return ""
 	}
 	return s.id
@@ -90,7 +94,11 @@ func (s *Session) loadLocked() error {
 	now := time.Now()
 	rec, err := s.m.store.Load(ctx, s.id, s.tokenHash(), now)
 	switch {
-	case errors.Is(err, ErrNotFound) || err == nil && (!rec.Idle.After(now) || !rec.Absolute.After(now)):
+	case errors.Is(err, ErrNotFound):
+		s.m.checkReuse(ctx, s, now)
+		s.state, s.stale, s.rec = stateNone, true, nil
+		return nil
+	case err == nil && (!rec.Idle.After(now) || !rec.Absolute.After(now)):
 		s.state, s.stale, s.rec = stateNone, true, nil
 		return nil
 	case err != nil:
@@ -200,6 +208,8 @@ func (s *Session) Delete(key string) error {
 // sees. The addition is applied atomically at commit ($inc), so parallel requests never lose an increment;
 // the returned value may therefore be behind the stored one when another request increments at the same
 // time. Incr reads the session (to return a value).
+// In cookie mode (see Mode) the value travels in the cookie: parallel requests are last-writer-wins there,
+// so increments made in parallel can be lost.
 func (s *Session) Incr(key string, delta int64) (int64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
@@ -409,19 +419,24 @@ func (s *Session) Renew() error {
 }
 
 // Destroy deletes the session at commit and clears the cookie (logout). A slower parallel request of the
-// same session cannot bring it back. Changes made after Destroy start a new session. It returns
-// ErrHeadersSent once the response has started.
+// same session cannot bring it back. Changes made after Destroy start a new session. It reads the session
+// first (if not read yet) to check the token. It returns ErrHeadersSent once the response has started.
 func (s *Session) Destroy() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sent {
 		return ErrHeadersSent
 	}
-	if s.state != stateNone {
+	// Check the token first: knowing a session id must not be enough to end someone else's session.
+	if err := s.loadLocked(); err != nil {
+		return err
+	}
+	if s.state == stateLoaded {
 		s.destroy = s.id
 	}
 	s.state, s.rec, s.changes, s.user, s.renew = stateNone, nil, nil, nil, false
-	s.stale = s.destroy != "" || s.stale
+	s.stale = s.destroy != "" || s.sealed || s.stale
+	s.cookieMode = cookieMode{}
 	return nil
 }
 

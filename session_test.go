@@ -75,7 +75,7 @@ func TestSecureCookieByDefault(t *testing.T) {
 }
 
 func TestRotation(t *testing.T) {
-	e := newEnv(t, envConfig{opts: mongosession.Options{TokenTTL: 300 * time.Millisecond}})
+	e := newEnv(t, envConfig{opts: mongosession.Options{TokenTTL: 600 * time.Millisecond}})
 	e.get("/incr")
 	first := e.cookie()
 	if _, _, sc := e.do(e.client, "/incr"); sc != "" {
@@ -83,7 +83,7 @@ func TestRotation(t *testing.T) {
 	}
 	cookies := []string{first}
 	for i := 0; i < 3; i++ {
-		time.Sleep(350 * time.Millisecond)
+		time.Sleep(650 * time.Millisecond)
 		_, body, sc := e.do(e.client, "/incr")
 		if sc == "" || e.cookie() == cookies[len(cookies)-1] {
 			t.Fatalf("rotation %d: no new cookie after TokenTTL (%q)", i+1, body)
@@ -110,7 +110,8 @@ func TestRotation(t *testing.T) {
 }
 
 func TestParallelIncrLosesNothing(t *testing.T) {
-	e := newEnv(t, envConfig{opts: mongosession.Options{TokenTTL: 200 * time.Millisecond}})
+	// Tokens rotate while the 16 run; a request's token is retired only after 3 rotations (1.5 s).
+	e := newEnv(t, envConfig{opts: mongosession.Options{TokenTTL: 500 * time.Millisecond}})
 	e.get("/incr")
 	const workers, each = 16, 10
 	var wg sync.WaitGroup
@@ -130,7 +131,7 @@ func TestParallelIncrLosesNothing(t *testing.T) {
 				if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "ok ") {
 					errs <- fmt.Errorf("%d %q", resp.StatusCode, body)
 				}
-				time.Sleep(10 * time.Millisecond)
+				time.Sleep(50 * time.Millisecond)
 			}
 		}()
 	}
@@ -191,12 +192,12 @@ func TestCommandsPerRequest(t *testing.T) {
 }
 
 func TestCommandsPerRotatingRequest(t *testing.T) {
-	e := newEnv(t, envConfig{opts: mongosession.Options{TokenTTL: 200 * time.Millisecond}})
+	e := newEnv(t, envConfig{opts: mongosession.Options{TokenTTL: time.Second}})
 	e.get("/incr")
 	if n := e.count(e.client, "/get?k=visits"); n != 1 {
 		t.Fatalf("read-only, fresh token: %d commands, want 1", n)
 	}
-	time.Sleep(250 * time.Millisecond)
+	time.Sleep(1050 * time.Millisecond)
 	before := e.cookie()
 	if n := e.count(e.client, "/get?k=visits"); n != 2 {
 		t.Fatalf("read-only, rotating: %d commands, want 2 (one more than without rotation)", n)
@@ -204,7 +205,7 @@ func TestCommandsPerRotatingRequest(t *testing.T) {
 	if e.cookie() == before {
 		t.Fatal("no rotation happened")
 	}
-	time.Sleep(250 * time.Millisecond)
+	time.Sleep(1050 * time.Millisecond)
 	before = e.cookie()
 	if n := e.count(e.client, "/incr"); n != 2 {
 		t.Fatalf("read+write, rotating: %d commands, want 2 (the same as without rotation)", n)
@@ -218,18 +219,10 @@ func TestCommandsPerRotatingRequest(t *testing.T) {
 }
 
 func TestDatabaseDown(t *testing.T) {
-	u, err := url.Parse(mongosession.TestURI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newProxy(t, u.Host)
-	u.Host = p.ln.Addr().String()
-	q := u.Query()
-	q.Set("directConnection", "true")
-	u.RawQuery = q.Encode()
+	p, uri := newProxiedURI(t)
 	var mu sync.Mutex
 	var handlerErrs []error
-	e := newEnv(t, envConfig{uri: u.String(), timeout: time.Second,
+	e := newEnv(t, envConfig{uri: uri, timeout: time.Second,
 		opts: mongosession.Options{Timeout: time.Second},
 		handler: func(e *env) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -294,32 +287,33 @@ func TestHostileCookies(t *testing.T) {
 }
 
 func TestIdleTimeout(t *testing.T) {
-	e := newEnv(t, envConfig{opts: mongosession.Options{IdleTimeout: 700 * time.Millisecond}})
+	// Generous margins: a loaded CI machine under -race can take a few hundred ms per request.
+	e := newEnv(t, envConfig{opts: mongosession.Options{IdleTimeout: 2 * time.Second}})
 	e.get("/incr")
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(1200 * time.Millisecond)
 	if got := e.get("/incr"); got != "ok 2" {
 		t.Fatalf("within the idle timeout: %q", got)
 	}
-	time.Sleep(400 * time.Millisecond) // 800 ms after the first request, 400 after the last
+	time.Sleep(1200 * time.Millisecond) // 2.4 s after the first request, 1.2 s after the last
 	if got := e.get("/incr"); got != "ok 3" {
 		t.Fatalf("use must extend the idle deadline: %q", got)
 	}
-	time.Sleep(900 * time.Millisecond)
+	time.Sleep(2200 * time.Millisecond)
 	if got := e.get("/incr"); got != "ok 1" {
 		t.Fatalf("after the idle timeout: %q, want a fresh session", got)
 	}
 }
 
 func TestAbsoluteLifetime(t *testing.T) {
-	e := newEnv(t, envConfig{opts: mongosession.Options{Lifetime: 900 * time.Millisecond}})
+	e := newEnv(t, envConfig{opts: mongosession.Options{Lifetime: 2 * time.Second}})
 	e.get("/incr")
 	for i := 2; i <= 3; i++ {
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(600 * time.Millisecond)
 		if got := e.get("/incr"); got != fmt.Sprint("ok ", i) {
 			t.Fatalf("within the lifetime: %q", got)
 		}
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(1000 * time.Millisecond)
 	if got := e.get("/incr"); got != "ok 1" {
 		t.Fatalf("after the absolute lifetime, despite use: %q", got)
 	}

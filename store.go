@@ -23,6 +23,13 @@ type Store interface {
 	Commit(ctx context.Context, c *Commit) (CommitResult, error)
 	// Delete removes a session. Deleting a missing session is not an error.
 	Delete(ctx context.Context, id string) error
+	// Retired reports whether tokenHash is among the recently retired tokens of the live session id
+	// (asked only after Load found nothing: it tells a replayed old cookie from a mere stale one).
+	Retired(ctx context.Context, id string, tokenHash []byte, now time.Time) (bool, error)
+	// UserSessions returns the live sessions linked to user (an indexed query).
+	UserSessions(ctx context.Context, user string, now time.Time) ([]*Record, error)
+	// DeleteUser deletes the sessions linked to user, except those whose ids are listed, and returns how many.
+	DeleteUser(ctx context.Context, user string, except []string) (int64, error)
 }
 
 // Token is one accepted token, stored only as its SHA-256 hash.
@@ -37,7 +44,8 @@ type Record struct {
 	Tokens   []Token                  // accepted tokens, newest last, at most Options.TokensKept
 	Retired  [][]byte                 // hashes of recently retired tokens, newest last, bounded
 	Data     map[string]bson.RawValue // the application's values
-	User     string                   // optional user id
+	User     string                   // optional user id (SetUser)
+	Client   ClientInfo               // recorded only with Options.RecordClientInfo
 	Created  time.Time
 	Seen     time.Time
 	Idle     time.Time // idle deadline
@@ -59,6 +67,12 @@ func (r *Record) Newest() Token {
 		return Token{}
 	}
 	return r.Tokens[len(r.Tokens)-1]
+}
+
+// ClientInfo describes the client that created or last changed a session.
+type ClientInfo struct {
+	RemoteAddr string `bson:"ip,omitempty"`
+	UserAgent  string `bson:"ua,omitempty"`
 }
 
 // Change kinds of one key.
@@ -91,10 +105,11 @@ type Commit struct {
 	AuthHash []byte // non-nil: write-only request, validate the token in the filter
 	Rotate   *Rotation
 	Changes  map[string]Change
-	User     *string   // non-nil: set (or with "" remove) the user link
-	Seen     time.Time // zero: unchanged
-	Idle     time.Time // new idle deadline; zero: unchanged
-	Expires  time.Time // new expiry (the earlier deadline); zero: unchanged
+	User     *string     // non-nil: set (or with "" remove) the user link
+	Client   *ClientInfo // non-nil: record the client
+	Seen     time.Time   // zero: unchanged
+	Idle     time.Time   // new idle deadline; zero: unchanged
+	Expires  time.Time   // new expiry (the earlier deadline); zero: unchanged
 }
 
 // CommitResult tells what a Commit achieved.
@@ -109,5 +124,5 @@ type CommitResult struct {
 // HasData reports whether the commit needs its data statement. Deadlines alone ride on the rotation
 // statement when there is one.
 func (c *Commit) HasData() bool {
-	return len(c.Changes) > 0 || c.User != nil || (c.Rotate == nil && (!c.Idle.IsZero() || !c.Seen.IsZero()))
+	return len(c.Changes) > 0 || c.User != nil || c.Client != nil || (c.Rotate == nil && (!c.Idle.IsZero() || !c.Seen.IsZero()))
 }

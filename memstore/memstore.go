@@ -75,6 +75,49 @@ func (s *Store) Delete(_ context.Context, id string) error {
 	return nil
 }
 
+// Retired implements mongosession.Store.
+func (s *Store) Retired(_ context.Context, id string, hash []byte, now time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.recs[id]
+	if !ok || !r.Expires().After(now) {
+		return false, nil
+	}
+	for _, h := range r.Retired {
+		if string(h) == string(hash) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// UserSessions implements mongosession.Store.
+func (s *Store) UserSessions(_ context.Context, user string, now time.Time) ([]*mongosession.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*mongosession.Record
+	for _, r := range s.recs {
+		if r.User == user && r.Expires().After(now) {
+			out = append(out, clone(r))
+		}
+	}
+	return out, nil
+}
+
+// DeleteUser implements mongosession.Store.
+func (s *Store) DeleteUser(_ context.Context, user string, except []string) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for id, r := range s.recs {
+		if r.User == user && !slices.Contains(except, id) {
+			delete(s.recs, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Len returns the number of stored sessions, expired ones included.
 func (s *Store) Len() int {
 	s.mu.Lock()
@@ -118,6 +161,9 @@ func (s *Store) Commit(_ context.Context, c *mongosession.Commit) (mongosession.
 	}
 	if c.User != nil {
 		r.User = *c.User
+	}
+	if c.Client != nil {
+		r.Client = *c.Client
 	}
 	setDeadlines(r, c)
 	r.Version++

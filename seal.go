@@ -1,0 +1,86 @@
+package mongosession
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"strings"
+)
+
+// Sealed cookie format, version 1:
+//
+//	c1.<base64url, no padding, of nonce (12 bytes) | AES-256-GCM ciphertext | tag (16 bytes)>
+//
+// The prefix contains no base64url character sequence that parseCookie could accept ("<22>.<43>" has its dot
+// at offset 22, a sealed value at offset 2), so the two formats can never be confused. The associated data
+// binds the format version and the cookie name: a sealed value copied under another cookie name does not open.
+const (
+	sealPrefix   = "c1."
+	sealInfo     = "mongosession cookie mode v1: AES-256-GCM" // HKDF info: keys used here are used nowhere else
+	minKeyBytes  = 32
+	gcmNonceSize = 12
+	gcmTagSize   = 16
+)
+
+// sealer seals with its first AEAD and opens with any of them.
+type sealer struct {
+	aeads []cipher.AEAD
+}
+
+// newSealer derives one AES-256-GCM key from each configured key with HKDF-SHA256. It returns nil for no
+// keys. The keys have been checked by Options.validate (at least 32 bytes each).
+func newSealer(keys [][]byte) *sealer {
+	if len(keys) == 0 {
+		return nil
+	}
+	s := &sealer{}
+	for _, k := range keys {
+		dk, err := hkdf.Key(sha256.New, k, nil, sealInfo, 32)
+		if err != nil {
+			panic("mongosession: HKDF: " + err.Error()) // cannot happen for a 32-byte output
+		}
+		block, err := aes.NewCipher(dk)
+		if err != nil {
+			panic("mongosession: AES: " + err.Error()) // cannot happen for a 32-byte key
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			panic("mongosession: GCM: " + err.Error())
+		}
+		s.aeads = append(s.aeads, aead)
+	}
+	return s
+}
+
+func sealAD(cookieName string) []byte { return []byte(sealPrefix + cookieName) }
+
+// seal encrypts plain with the current (first) key under a fresh random nonce. Random 96-bit nonces are
+// safe for about 2^32 seals per key: rotate keys long before that.
+func (s *sealer) seal(cookieName string, plain []byte) string {
+	buf := make([]byte, gcmNonceSize, gcmNonceSize+len(plain)+gcmTagSize)
+	_, _ = rand.Read(buf) // never fails (Go 1.24+)
+	buf = s.aeads[0].Seal(buf, buf[:gcmNonceSize], plain, sealAD(cookieName))
+	return sealPrefix + b64.EncodeToString(buf)
+}
+
+// open decrypts a sealed cookie value. It reports which key opened it (0 is the current one). Anything
+// malformed, longer than maxLen, forged, or sealed for another cookie name is simply not ok.
+func (s *sealer) open(cookieName, v string, maxLen int) (plain []byte, key int, ok bool) {
+	if s == nil || len(v) > maxLen || !strings.HasPrefix(v, sealPrefix) {
+		return nil, 0, false
+	}
+	raw, err := b64.Strict().DecodeString(v[len(sealPrefix):])
+	if err != nil || len(raw) < gcmNonceSize+gcmTagSize {
+		return nil, 0, false
+	}
+	nonce, ct := raw[:gcmNonceSize], raw[gcmNonceSize:]
+	ad := sealAD(cookieName)
+	for i, aead := range s.aeads {
+		if plain, err := aead.Open(nil, nonce, ct, ad); err == nil {
+			return plain, i, true
+		}
+	}
+	return nil, 0, false
+}
