@@ -120,7 +120,10 @@ func main() {
 	}
 	args := make([]string, len(os.Args)-1)
 	for i, a := range os.Args[1:] {
-		if a == "" || strings.ContainsAny(a, " \t'\"$") {
+		if i > 0 && (os.Args[i] == "-micro" || os.Args[i] == "--micro") {
+			a = "$micro" // a temporary file of make bench
+		}
+		if a == "" || strings.ContainsAny(a, " \t'\"") {
 			a = "'" + a + "'"
 		}
 		args[i] = a
@@ -783,7 +786,11 @@ func (r *report) write(w io.Writer) error {
 	}
 	p("- Date: %s (load program ran %v)\n", r.started.UTC().Format("2006-01-02 15:04 UTC"), r.elapsed.Round(time.Second))
 	p("- Machine: %s, %d CPUs (GOMAXPROCS %d), %s\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), goVersion())
-	p("- Command: `%s` (from bench/)\n", cfg.command)
+	if strings.Contains(cfg.command, "-micro") {
+		p("- Command: `make bench` in the repository root: `go test -run '^$' -bench . -benchmem -count 5 -benchtime 300ms . > $micro`, then `%s` (both in bench/)\n", cfg.command)
+	} else {
+		p("- Command: `%s` (from bench/)\n", cfg.command)
+	}
 	p("- Database: FerretDB 1.24.2 behind devdb's serializing front (one command at a time), in the same process as the HTTP servers and the clients (all on loopback, sharing the CPUs).\n")
 	if !growthOnly {
 		p("- HTTP load: %d clients per contender, each with its own cookie jar; %v measured after %v warm-up per cell; %d rounds; contender order rotates every round; every cell on a fresh collection.\n", cfg.clients, cfg.duration, cfg.warmup, cfg.rounds)
@@ -791,6 +798,9 @@ func (r *report) write(w io.Writer) error {
 	}
 	p("\n")
 
+	if !growthOnly {
+		r.writeTargets(p) // the headline: every target of issue 5 with its verdict
+	}
 	if r.microText != "" {
 		writeMicro(&b, r.microText)
 	}
@@ -849,10 +859,6 @@ func (r *report) write(w io.Writer) error {
 				fmtRatio(r.ratios(backend, route, "mongosession", "bare")))
 		}
 		p("\n")
-	}
-
-	if !growthOnly {
-		r.writeTargets(p)
 	}
 
 	if len(r.growth) > 0 {
@@ -978,7 +984,8 @@ func writeMicro(b *strings.Builder, data string) {
 // writeTargets writes the table of issue 5's targets with the verdict per backend.
 func (r *report) writeTargets(p func(string, ...any)) {
 	cfg := r.cfg
-	p("## Targets (issue 5)\n\n")
+	p("## Targets (issue 5): the headline\n\n")
+	p("mongosession's req/s over each contender's, median of the per-round ratios (min–max); commands per request from the driver's command monitor. Details and the reasons for every miss below.\n\n")
 	p("| route | target |")
 	for _, backend := range cfg.backends {
 		p(" %s |", backendName(backend))
