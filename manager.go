@@ -140,7 +140,10 @@ func (m *Manager) commit(s *Session, setCookie bool) (*http.Cookie, error) {
 		}
 		// The cookie names no live session: it expired, was destroyed or was never valid. The changes start a
 		// new session with a new id (never the cookie's: the server adopts no id it did not issue).
-		m.checkReuse(ctx, s, now)
+		// Only this rare path reads, to tell a replayed retired token from a stale cookie.
+		if _, err := m.store.Load(ctx, s.id, s.tokenHash(), now); errors.Is(err, ErrRetired) {
+			m.reportReuse(ctx, s, now)
+		}
 		s.state, s.stale = stateNone, true
 		return m.insert(ctx, s, now, setCookie)
 	case stateLoaded:

@@ -41,18 +41,10 @@ func (m *Manager) logSecurityEvent(e SecurityEvent) {
 		"remote", e.RemoteAddr)
 }
 
-// checkReuse runs after a well-formed cookie named no live session: if its token is a retired one, a copy
-// of the cookie is being replayed. It reports the event and, with RevokeOnReuse, deletes the session.
-// Called with s.mu held, s.id and s.token still those of the cookie.
-func (m *Manager) checkReuse(ctx context.Context, s *Session, now time.Time) {
-	retired, err := m.store.Retired(ctx, s.id, hashToken(s.token), now)
-	if err != nil {
-		m.opts.Logger.Warn("mongosession: retired-token check failed", "err", err)
-		return
-	}
-	if !retired {
-		return
-	}
+// reportReuse runs when a request presented a retired token of a live session: a copy of the cookie is
+// being replayed after the real browser moved on. It reports the event and, with RevokeOnReuse, deletes the
+// session. Called with s.mu held, s.id still the cookie's.
+func (m *Manager) reportReuse(ctx context.Context, s *Session, now time.Time) {
 	ev := SecurityEvent{Kind: EventTokenReuse, Session: SessionHash(s.id), RemoteAddr: s.client.RemoteAddr,
 		UserAgent: s.client.UserAgent, Time: now}
 	m.opts.OnSecurityEvent(ev)

@@ -66,9 +66,14 @@ func TestTokenTheft(t *testing.T) {
 			id, token, _ := strings.Cut(stolen, ".")
 			rotatePast(e, ttl, 3) // TokensKept is 3: the stolen token is now retired
 			attacker := &http.Client{}
+			e.cmds.Store(0)
 			_, body, _ := e.do(attacker, "/get?k=secret", "Cookie", "session="+stolen)
 			if body != "ok <nil>" {
 				t.Fatalf("the replayed cookie gave %q", body)
+			}
+			// Detection rides on the one read; revoking adds the delete.
+			if n, want := e.cmds.Load(), map[bool]int64{false: 1, true: 2}[revoke]; n != want {
+				t.Fatalf("the replayed request made %d commands, want %d", n, want)
 			}
 			want := []mongosession.EventKind{mongosession.EventTokenReuse}
 			if revoke {

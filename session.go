@@ -95,7 +95,9 @@ func (s *Session) loadLocked() error {
 	rec, err := s.m.store.Load(ctx, s.id, s.tokenHash(), now)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		s.m.checkReuse(ctx, s, now)
+		if errors.Is(err, ErrRetired) {
+			s.m.reportReuse(ctx, s, now)
+		}
 		s.state, s.stale, s.rec = stateNone, true, nil
 		return nil
 	case err == nil && (!rec.Idle.After(now) || !rec.Absolute.After(now)):

@@ -3,6 +3,7 @@ package mongosession
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -11,11 +12,15 @@ import (
 // ErrNotFound is returned by a Store when no live session matches.
 var ErrNotFound = errors.New("mongosession: session not found")
 
+// ErrRetired is returned by Store.Load when the token is one of the live session's recently retired tokens:
+// a copy of an old cookie is being replayed. errors.Is(ErrRetired, ErrNotFound) holds.
+var ErrRetired = fmt.Errorf("%w (the token was retired)", ErrNotFound)
+
 // Store keeps session records. The store knows nothing of HTTP; the Manager decides what to write and when.
 // MongoStore is the production implementation; package memstore holds one for tests without a database.
 type Store interface {
-	// Load returns the live session id whose accepted tokens include tokenHash and whose expiry is after now,
-	// or ErrNotFound.
+	// Load returns the live session id whose accepted tokens include tokenHash and whose expiry is after now;
+	// otherwise ErrRetired if tokenHash is among its recently retired tokens, or ErrNotFound.
 	Load(ctx context.Context, id string, tokenHash []byte, now time.Time) (*Record, error)
 	// Insert stores a new session.
 	Insert(ctx context.Context, rec *Record) error
@@ -23,9 +28,6 @@ type Store interface {
 	Commit(ctx context.Context, c *Commit) (CommitResult, error)
 	// Delete removes a session. Deleting a missing session is not an error.
 	Delete(ctx context.Context, id string) error
-	// Retired reports whether tokenHash is among the recently retired tokens of the live session id
-	// (asked only after Load found nothing: it tells a replayed old cookie from a mere stale one).
-	Retired(ctx context.Context, id string, tokenHash []byte, now time.Time) (bool, error)
 	// UserSessions returns the live sessions linked to user (an indexed query).
 	UserSessions(ctx context.Context, user string, now time.Time) ([]*Record, error)
 	// DeleteUser deletes the sessions linked to user, except those whose ids are listed, and returns how many.

@@ -45,7 +45,13 @@ func (s *Store) Load(_ context.Context, id string, hash []byte, now time.Time) (
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.recs[id]
-	if !ok || !r.Expires().After(now) || !accepts(r, hash) {
+	if !ok || !r.Expires().After(now) {
+		return nil, mongosession.ErrNotFound
+	}
+	if !accepts(r, hash) {
+		if slices.ContainsFunc(r.Retired, func(h []byte) bool { return string(h) == string(hash) }) {
+			return nil, mongosession.ErrRetired
+		}
 		return nil, mongosession.ErrNotFound
 	}
 	return clone(r), nil
@@ -73,22 +79,6 @@ func (s *Store) Delete(_ context.Context, id string) error {
 	defer s.mu.Unlock()
 	delete(s.recs, id)
 	return nil
-}
-
-// Retired implements mongosession.Store.
-func (s *Store) Retired(_ context.Context, id string, hash []byte, now time.Time) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.recs[id]
-	if !ok || !r.Expires().After(now) {
-		return false, nil
-	}
-	for _, h := range r.Retired {
-		if string(h) == string(hash) {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // UserSessions implements mongosession.Store.
