@@ -26,7 +26,7 @@ demo:
 
 # The development database alone, on 127.0.0.1:27017.
 devdb:
-	cd devdb && $(GO) run ./cmd/devdb
+	cd devdb && $(GO) run ./cmd/devdb $(ARGS)
 
 # A short fuzz run of the sealed-cookie decoder (cookie mode), from the seed corpus in testdata/fuzz/.
 # A longer run: make fuzz-smoke FUZZTIME=3m
