@@ -192,16 +192,7 @@ func run(cfg config) error {
 			return err
 		}
 	}
-	var w io.Writer = os.Stdout
-	if cfg.out != "" {
-		f, err := os.Create(cfg.out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
-	}
-	if err := rep.write(w); err != nil {
+	if err := writeReport(rep, cfg.out); err != nil {
 		return err
 	}
 	logf("done in %v", rep.elapsed.Round(time.Second))
@@ -1100,14 +1091,21 @@ func replayReport(path string, cfg config) error {
 		rep.growth = append(rep.growth, growthCell{g.Backend, g.Target, g.Loaded, g.LoadTime, g.Who, g.Route, g.Requests,
 			g.Non2xx, g.Mean, g.P50, g.P99, g.CmdsPerReq, g.BudgetExhausted})
 	}
-	var w io.Writer = os.Stdout
-	if cfg.out != "" {
-		f, err := os.Create(cfg.out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
+	return writeReport(rep, cfg.out)
+}
+
+// writeReport writes the report to the file out, or to stdout when out is empty.
+func writeReport(rep *report, out string) error {
+	if out == "" {
+		return rep.write(os.Stdout)
 	}
-	return rep.write(w)
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	if err := rep.write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
