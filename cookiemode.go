@@ -28,6 +28,7 @@ const (
 	ModeDatabase
 )
 
+// String returns "none", "cookie" or "database".
 func (m Mode) String() string {
 	switch m {
 	case ModeNone:
