@@ -43,7 +43,8 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 {{else}}<form method="post" action="/login"><label>Name <input name="name" required maxlength="40"></label>
 <button>Log in</button></form>{{end}}
 {{if eq .Mode "database"}}<p>Session id: <code>{{.ID}}</code><br>
-Age of the current token: <strong id="age">{{.Age}}</strong> (rotated after {{.TTL}}; reload to see it)</p>
+Age of the current token: <strong id="age">{{.Age}}</strong>
+{{if .Rotating}}(older than {{.TTL}}: this response carries a new token; reload to see its age){{else}}(rotated after {{.TTL}}; reload to see it){{end}}</p>
 {{else}}<p>Sealed <strong id="age">{{.Age}}</strong> ago (resealed on every change).</p>{{end}}
 </body></html>`))
 
@@ -112,7 +113,8 @@ func routes(mgr *mongosession.Manager) http.Handler {
 			mode = mongosession.ModeCookie // a first visit: this response creates it in the cookie
 		}
 		_ = page.Execute(w, map[string]any{"Visits": visits, "User": user, "ID": s.ID(), "Mode": mode.String(),
-			"Age": age.Round(100 * time.Millisecond), "TTL": mgr.Options().TokenTTL})
+			"Age": age.Round(100 * time.Millisecond), "TTL": mgr.Options().TokenTTL,
+			"Rotating": mode == mongosession.ModeDatabase && age >= mgr.Options().TokenTTL})
 	})
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		s := mongosession.FromContext(r.Context())
