@@ -64,7 +64,7 @@ func FromContext(ctx context.Context) *Session {
 
 // newSession reads the cookie into s. A missing or malformed cookie is no session (never an error).
 func (m *Manager) newSession(s *Session, r *http.Request) *Session {
-	s.m, s.client = m, clientInfo(r) // for security events; stored only with RecordClientInfo
+	s.m, s.req = m, r
 	// The Cookie headers are scanned in place (r.Cookies would allocate every cookie on every request);
 	// parseCookie checks the value strictly.
 	for _, line := range r.Header["Cookie"] {
@@ -178,7 +178,7 @@ func (m *Manager) insert(ctx context.Context, s *Session, now time.Time, setCook
 	}
 	rec, token := m.newRecord(now, data)
 	if m.opts.RecordClientInfo {
-		rec.Client = s.client
+		rec.Client = clientInfo(s.req)
 	}
 	if s.user != nil {
 		rec.User = *s.user
@@ -211,7 +211,7 @@ func (m *Manager) renew(ctx context.Context, s *Session, now time.Time) (*http.C
 	rec, token := m.newRecord(now, s.viewDataLocked())
 	rec.User = s.rec.User
 	if m.opts.RecordClientInfo {
-		rec.Client = s.client
+		rec.Client = clientInfo(s.req)
 	}
 	if s.user != nil {
 		rec.User = *s.user
@@ -259,8 +259,10 @@ func (m *Manager) update(ctx context.Context, s *Session, now time.Time, setCook
 	if !writes && c.Rotate == nil && c.Idle.IsZero() {
 		return nil, nil // read-only, fresh token, deadline recent: no write at all
 	}
-	if m.opts.RecordClientInfo && s.client != rec.Client && c.HasData() {
-		c.Client = &s.client
+	if m.opts.RecordClientInfo && c.HasData() {
+		if ci := clientInfo(s.req); ci != rec.Client {
+			c.Client = &ci
+		}
 	}
 	res, err := m.store.Commit(ctx, c)
 	if err != nil {
@@ -324,6 +326,8 @@ func (m *Manager) touchDue(rec *Record, now time.Time, setCookie bool) bool {
 	return m.rotationDue(rec, now, setCookie) || m.idleDue(rec, now)
 }
 
+// clientInfo describes the client of r: for security events, and stored only with RecordClientInfo. It is
+// computed when needed, not on every request.
 func clientInfo(r *http.Request) ClientInfo {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

@@ -45,8 +45,9 @@ func (m *Manager) logSecurityEvent(e SecurityEvent) {
 // being replayed after the real browser moved on. It reports the event and, with RevokeOnReuse, deletes the
 // session. Called with s.mu held, s.id still the cookie's.
 func (m *Manager) reportReuse(ctx context.Context, s *Session, now time.Time) {
-	ev := SecurityEvent{Kind: EventTokenReuse, Session: SessionHash(s.id), RemoteAddr: s.client.RemoteAddr,
-		UserAgent: s.client.UserAgent, Time: now}
+	client := clientInfo(s.req)
+	ev := SecurityEvent{Kind: EventTokenReuse, Session: SessionHash(s.id), RemoteAddr: client.RemoteAddr,
+		UserAgent: client.UserAgent, Time: now}
 	m.opts.OnSecurityEvent(ev)
 	if !m.opts.RevokeOnReuse {
 		return

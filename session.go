@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -52,11 +53,11 @@ type Session struct {
 	changes map[string]Change
 	user    *string
 	renew   bool
-	destroy string // id to delete at commit
-	stale   bool   // a cookie was sent but names no live session: clear it
-	err     error  // a failed load: the response becomes ErrorFunc's
-	sent    bool   // headers went out: no more cookies
-	client  ClientInfo
+	destroy string        // id to delete at commit
+	stale   bool          // a cookie was sent but names no live session: clear it
+	err     error         // a failed load: the response becomes ErrorFunc's
+	sent    bool          // headers went out: no more cookies
+	req     *http.Request // the request as it arrived (client info for events and RecordClientInfo)
 
 	cookieMode // sealed-cookie state (cookiemode.go)
 
