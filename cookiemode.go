@@ -197,22 +197,12 @@ func (m *Manager) commitCookie(ctx context.Context, s *Session, now time.Time, s
 // promote moves a cookie-mode session (or a new one) to the database: one insert, a database cookie. fresh
 // restarts the Lifetime (Renew); otherwise the session keeps its creation time and absolute deadline.
 func (m *Manager) promote(ctx context.Context, s *Session, now time.Time, fresh bool) (*http.Cookie, error) {
-	rec, token := m.newRecord(now, s.viewDataLocked())
-	if s.rec != nil {
-		rec.User = s.rec.User
-		if !fresh {
-			rec.Created, rec.Absolute = s.rec.Created, s.rec.Absolute
-		}
-	}
-	if s.user != nil {
-		rec.User = *s.user
-	}
-	if err := m.store.Insert(ctx, rec); err != nil {
+	c, err := m.createSession(ctx, s, now, !fresh)
+	if err != nil {
 		return nil, fmt.Errorf("mongosession: move session to the database: %w", err)
 	}
-	s.id, s.token, s.rec, s.state, s.changes, s.user, s.stale = rec.ID, token, rec, stateLoaded, nil, nil, false
 	s.cookieMode = cookieMode{}
-	return m.cookie(cookieValue(rec.ID, token), rec.Absolute), nil
+	return c, nil
 }
 
 // viewDataLocked returns every value this request sees.

@@ -167,24 +167,32 @@ func (m *Manager) insert(ctx context.Context, s *Session, now time.Time, setCook
 		s.changes, s.user = nil, nil
 		return nil, nil
 	}
-	data := make(map[string]bson.RawValue, len(s.changes))
-	for k, ch := range s.changes {
-		switch ch.Op {
-		case OpSet:
-			data[k] = ch.Value
-		case OpInc:
-			data[k] = rawValue(ch.Delta)
-		}
+	c, err := m.createSession(ctx, s, now, false)
+	if err != nil {
+		return nil, fmt.Errorf("mongosession: create session: %w", err)
 	}
-	rec, token := m.newRecord(now, data)
-	if m.opts.RecordClientInfo {
-		rec.Client = clientInfo(s.req)
+	return c, nil
+}
+
+// createSession stores everything this request sees as a new database session (one insert) and points s at
+// it. The session it replaces, if any (s.rec: a renewed or promoted one), passes on its user link and, with
+// keepAbsolute, its creation time and absolute deadline.
+func (m *Manager) createSession(ctx context.Context, s *Session, now time.Time, keepAbsolute bool) (*http.Cookie, error) {
+	rec, token := m.newRecord(now, s.viewDataLocked())
+	if old := s.rec; old != nil {
+		rec.User = old.User
+		if keepAbsolute {
+			rec.Created, rec.Absolute = old.Created, old.Absolute
+		}
 	}
 	if s.user != nil {
 		rec.User = *s.user
 	}
+	if m.opts.RecordClientInfo {
+		rec.Client = clientInfo(s.req)
+	}
 	if err := m.store.Insert(ctx, rec); err != nil {
-		return nil, fmt.Errorf("mongosession: create session: %w", err)
+		return nil, err
 	}
 	s.id, s.token, s.rec, s.state, s.changes, s.user, s.stale = rec.ID, token, rec, stateLoaded, nil, nil, false
 	return m.cookie(cookieValue(rec.ID, token), rec.Absolute), nil
@@ -208,22 +216,15 @@ func (m *Manager) newRecord(now time.Time, data map[string]bson.RawValue) (*Reco
 // renew moves the session's data to a new id and token: read (done), insert, delete. FerretDB 1.x has no
 // transactions; if the delete fails the old session is left to expire and the error is reported.
 func (m *Manager) renew(ctx context.Context, s *Session, now time.Time) (*http.Cookie, error) {
-	rec, token := m.newRecord(now, s.viewDataLocked())
-	rec.User = s.rec.User
-	if m.opts.RecordClientInfo {
-		rec.Client = clientInfo(s.req)
-	}
-	if s.user != nil {
-		rec.User = *s.user
-	}
-	if err := m.store.Insert(ctx, rec); err != nil {
+	oldID := s.id
+	c, err := m.createSession(ctx, s, now, false) // Renew restarts the Lifetime
+	if err != nil {
 		return nil, fmt.Errorf("mongosession: renew: %w", err)
 	}
-	if err := m.store.Delete(ctx, s.id); err != nil {
+	if err := m.store.Delete(ctx, oldID); err != nil {
 		return nil, fmt.Errorf("mongosession: renew: delete old session: %w", err)
 	}
-	s.id, s.token, s.rec, s.changes, s.user = rec.ID, token, rec, nil, nil
-	return m.cookie(cookieValue(rec.ID, token), rec.Absolute), nil
+	return c, nil
 }
 
 // update commits a session that this request has read: data changes, rotation and idle extension, folded
