@@ -8,11 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/mongosession/mongosession/internal/store"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
@@ -41,39 +41,26 @@ func (m Mode) String() string {
 	return fmt.Sprintf("Mode(%d)", uint8(m))
 }
 
-// cookieMode is the part of a Session that cookie mode adds.
-type cookieMode struct {
-	sealed  bool // the session lives in a sealed cookie (s.rec holds its data), not in the database
-	promote bool // Promote was called: move to the database at commit
-	oldKey  bool // opened with an older key: reseal with the current one at the next commit
-}
-
 // Mode reports where the session is stored now. It does not read the session: a database cookie reports
 // ModeDatabase before the first read has checked it (a cookie that names no live session turns into ModeNone
-// then). Promote, Renew and the size limit move a session at commit, so the mode they lead to shows from the
-// next request on (or after the response started).
+// then). Promote, Renew, SetUser and the size limit move a session at commit, so the mode they lead to shows
+// from the next request on (or after the response started).
 func (s *Session) Mode() Mode {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.sealed:
-		return ModeCookie
-	case s.state == stateNone:
-		return ModeNone
-	}
-	return ModeDatabase
+	return s.kind.mode(s)
 }
 
 // Promote moves a cookie-mode session to MongoDB at commit: one insert, the sealed cookie replaced by a
 // database cookie, the data (including this request's changes) carried over, the absolute deadline kept.
 // On a request without a session yet, the first write creates the session in MongoDB rather than in the
-// cookie. On a session already in the database it does nothing. Renew on a cookie-mode session promotes it
-// too (and restarts its Lifetime, as Renew does). It returns ErrHeadersSent once the response has started.
+// cookie. On a session already in the database it does nothing. Renew and SetUser on a cookie-mode session
+// move it too. It returns ErrHeadersSent once the response has started.
 func (s *Session) Promote() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.sent {
-		return ErrHeadersSent
+	if err := s.cookieChange(); err != nil {
+		return err
 	}
 	s.promote = true
 	return nil
@@ -96,24 +83,29 @@ func (o Options) validateCookieMode() []error {
 	return errs
 }
 
-// openSealed tries v as a sealed cookie. On success the session is loaded in cookie mode (no database read
-// will follow). Anything else (not sealed, forged, wrong key or cookie name, expired) is not ok.
-func (m *Manager) openSealed(s *Session, v string) bool {
+// cookieSession is a session sealed into the cookie: its whole record travels there, so it costs the database
+// nothing. It cannot be revoked, so a session linked to a user moves to the database.
+type cookieSession struct {
+	opened *store.Record // as opened from the cookie (no id; its one token carries the seal time)
+	oldKey bool          // opened with an older key: reseal with the current one
+}
+
+// openSealed tries v as a sealed cookie. Anything that does not open (not sealed, forged, wrong key or cookie
+// binding, expired) is nil.
+func (m *Manager) openSealed(v string) *cookieSession {
 	if m.sealer == nil || !strings.HasPrefix(v, sealPrefix) {
-		return false
+		return nil
 	}
-	rec, key, ok := m.openRecord(v, time.Now())
+	rec, key, ok := m.openRecord(v, m.now())
 	if !ok {
-		return false
+		return nil
 	}
-	s.rec, s.state, s.sealed, s.oldKey = rec, stateLoaded, true, key != 0
-	return true
+	return &cookieSession{opened: rec, oldKey: key != 0}
 }
 
 // openRecord opens a sealed cookie value and checks its deadlines against now with the options in force.
-// The returned record has no id; its one token carries the issue time only (for TokenAge).
-func (m *Manager) openRecord(v string, now time.Time) (*Record, int, bool) {
-	plain, key, ok := m.sealer.open(m.opts.CookieName, v, m.opts.MaxCookieBytes)
+func (m *Manager) openRecord(v string, now time.Time) (*store.Record, int, bool) {
+	plain, key, ok := m.sealer.open(m.sealAD, v, m.opts.MaxCookieBytes)
 	if !ok {
 		return nil, 0, false
 	}
@@ -124,103 +116,81 @@ func (m *Manager) openRecord(v string, now time.Time) (*Record, int, bool) {
 		return nil, 0, false
 	}
 	rec := m.cookieRecord(p)
-	if !rec.Idle.After(now) || !rec.Absolute.After(now) {
+	if !rec.Expires.After(now) {
 		return nil, 0, false
 	}
 	return rec, key, true
 }
 
-func (m *Manager) cookieRecord(p payload) *Record {
-	return &Record{
-		Tokens:   []Token{{Issued: p.Issued}},
+func (m *Manager) cookieRecord(p payload) *store.Record {
+	return &store.Record{
+		Tokens:   []store.Token{{At: p.Issued}},
 		Data:     p.Data,
 		User:     p.User,
 		Created:  p.Created,
-		Seen:     p.Issued,
-		Idle:     p.Issued.Add(m.opts.IdleTimeout),
 		Absolute: p.Created.Add(m.opts.Lifetime),
+		Expires:  minTime(p.Issued.Add(m.opts.IdleTimeout), p.Created.Add(m.opts.Lifetime)),
 	}
 }
 
-// inCookieMode reports whether the commit of s is cookie mode's: a sealed session, or no session yet on a
-// manager whose new sessions start in the cookie.
-func (m *Manager) inCookieMode(s *Session) bool {
-	return s.sealed || s.state == stateNone && m.opts.StartInCookie && m.sealer != nil
+func (c *cookieSession) load(s *Session, _ time.Time) error {
+	if s.rec == nil {
+		s.setRecord(c.opened) // a fallback taking over
+	}
+	return nil
 }
 
-// commitCookie is commit for a cookie-mode session. It touches the database only to move the session there.
-// The cookie is resealed (a new Set-Cookie) when the session changed, when it was opened with an older key,
-// or when its issue time is more than a tenth of IdleTimeout old (which extends the idle deadline) — on any
-// request through the middleware, since resealing costs no database work.
-func (m *Manager) commitCookie(ctx context.Context, s *Session, now time.Time, setCookie bool) (*http.Cookie, error) {
-	changed := len(s.changes) > 0 || s.user != nil && (*s.user != "" || s.sealed)
-	if !s.sealed && !changed {
-		s.promote, s.renew = false, false
-		return m.insert(ctx, s, now, setCookie) // nothing to store: at most clears a stale cookie
+func (c *cookieSession) id() string                          { return "" }
+func (c *cookieSession) mode(*Session) Mode                  { return ModeCookie }
+func (c *cookieSession) storesWithoutCookie(*Session) bool   { return false }
+func (c *cookieSession) end(context.Context, *Session) error { return nil }
+
+// resealDue reports whether an unchanged cookie is resealed: with an older key, or when its seal time is more
+// than a tenth of IdleTimeout old (which extends the idle deadline). Resealing costs no database work.
+func (c *cookieSession) resealDue(s *Session, now time.Time) bool {
+	return c.oldKey || now.Sub(s.rec.Newest().At) > s.m.opts.IdleTimeout/10
+}
+
+func (c *cookieSession) due(s *Session, now time.Time, canSetCookie bool) bool {
+	return s.dirty() || s.renew || s.promote || userLinked(s) || canSetCookie && c.resealDue(s, now)
+}
+
+func (c *cookieSession) commit(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {
+	moving := s.renew || s.promote || userLinked(s)
+	switch {
+	case !canSetCookie && (moving || s.dirty()):
+		s.view.changes, s.user = nil, nil
+		return keepCookie, fmt.Errorf("%w: a change to a cookie-mode session was not stored", ErrHeadersSent)
+	case !canSetCookie:
+		return keepCookie, nil
+	case moving:
+		return s.m.moveToDatabase(ctx, s, now, s.renew) // Renew restarts the Lifetime, as for a database session
+	case !s.dirty() && !c.resealDue(s, now):
+		return keepCookie, nil
 	}
-	if !setCookie {
-		if changed {
-			m.opts.Logger.Warn("mongosession: change after the headers went out in a cookie-mode session: not stored (no cookie could carry it)")
-			s.changes, s.user = nil, nil
-		}
-		return nil, nil
-	}
-	if s.promote || s.renew {
-		fresh := s.renew // Renew restarts the Lifetime, as it does for a database session
-		s.promote, s.renew = false, false
-		return m.promote(ctx, s, now, fresh)
-	}
-	if s.sealed && !changed && !s.oldKey && now.Sub(s.rec.Seen) <= m.opts.IdleTimeout/10 {
-		return nil, nil
-	}
+	return s.m.seal(ctx, s, now)
+}
+
+// seal stores everything this request sees in a sealed cookie, or moves the session to the database when it
+// no longer fits in MaxCookieBytes.
+func (m *Manager) seal(ctx context.Context, s *Session, now time.Time) (outcome, error) {
 	now = now.Truncate(time.Millisecond) // what the cookie keeps
-	p := payload{Created: now, Issued: now, Data: s.viewDataLocked()}
+	p := payload{Created: now, Issued: now, Data: s.view.all()}
 	if s.rec != nil {
-		p.Created, p.User = s.rec.Created, s.rec.User
-	}
-	if s.user != nil {
-		p.User = *s.user
+		p.Created = s.rec.Created
 	}
 	if plain, err := encodePayload(p); err == nil && len(plain) < m.opts.MaxCookieBytes {
 		rec := m.cookieRecord(p)
-		c := m.cookie(m.sealer.seal(m.opts.CookieName, plain), rec.Absolute)
-		if len(c.String()) <= m.opts.MaxCookieBytes {
-			s.rec, s.state, s.changes, s.user, s.stale = rec, stateLoaded, nil, nil, false
-			s.cookieMode = cookieMode{sealed: true}
-			return c, nil
+		o := setCookie(m.sealer.seal(m.sealAD, plain), rec.Absolute)
+		if m.cookieBytes(o, now) <= m.opts.MaxCookieBytes {
+			s.kind = &cookieSession{opened: rec}
+			s.setRecord(rec)
+			s.view.changes, s.user = nil, nil
+			return o, nil
 		}
 	}
 	m.opts.Logger.Debug("mongosession: session outgrew its cookie: moved to the database")
-	return m.promote(ctx, s, now, false)
-}
-
-// promote moves a cookie-mode session (or a new one) to the database: one insert, a database cookie. fresh
-// restarts the Lifetime (Renew); otherwise the session keeps its creation time and absolute deadline.
-func (m *Manager) promote(ctx context.Context, s *Session, now time.Time, fresh bool) (*http.Cookie, error) {
-	c, err := m.createSession(ctx, s, now, !fresh)
-	if err != nil {
-		return nil, fmt.Errorf("mongosession: move session to the database: %w", err)
-	}
-	s.cookieMode = cookieMode{}
-	return c, nil
-}
-
-// viewDataLocked returns every value this request sees.
-func (s *Session) viewDataLocked() map[string]bson.RawValue {
-	data := make(map[string]bson.RawValue)
-	if s.rec != nil {
-		for k := range s.rec.Data {
-			if v, ok := s.viewLocked(k); ok {
-				data[k] = v
-			}
-		}
-	}
-	for k := range s.changes {
-		if v, ok := s.viewLocked(k); ok {
-			data[k] = v
-		}
-	}
-	return data
+	return m.moveToDatabase(ctx, s, now, false)
 }
 
 // payload is what a sealed cookie holds, as a BSON document {c: created, i: issued, u: user (optional),

@@ -7,7 +7,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/mongosession/mongosession"
-	"github.com/mongosession/mongosession/memstore"
+	"github.com/mongosession/mongosession/internal/memstore"
 )
 
 // The hybrid setup: anonymous visitors live in an encrypted cookie and cost the database nothing; login

@@ -25,4 +25,4 @@ func SealForTest(m *Manager, data map[string]any, created, issued time.Time) str
 }
 
 // SealRawForTest seals arbitrary bytes with m's current key and cookie name.
-func SealRawForTest(m *Manager, plain []byte) string { return m.sealer.seal(m.opts.CookieName, plain) }
+func SealRawForTest(m *Manager, plain []byte) string { return m.sealer.seal(m.sealAD, plain) }

@@ -19,18 +19,41 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// env is one test's world: its own collection, a store, a manager and a real HTTP server.
+// clock is the tests' time: it moves only when a test advances it.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Now().Truncate(time.Millisecond)} }
+
+// Now is the clock seam (Options.Clock, StoreOptions.Clock).
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves time forward by d.
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// env is one test's world: its own collection, a store, a manager and a real HTTP server, and a clock that
+// moves only when the test advances it.
 type env struct {
 	t      *testing.T
+	clock  *clock
 	coll   *mongo.Collection
 	store  *mongosession.MongoStore
 	mgr    *mongosession.Manager
 	srv    *httptest.Server
-	cmds   atomic.Int64
-	names  sync.Map // command names seen, for failure messages
+	cmds   *atomic.Int64
+	names  *sync.Map // command names seen, for failure messages
 	client *http.Client
 }
 
@@ -47,12 +70,12 @@ type envConfig struct {
 
 func newEnv(t *testing.T, cfg envConfig) *env {
 	t.Helper()
-	e := &env{t: t}
+	e := &env{t: t, clock: newClock(), cmds: new(atomic.Int64), names: new(sync.Map)}
 	uri := cfg.uri
 	if uri == "" {
 		uri = mongosession.TestURI
 	}
-	co := options.Client().ApplyURI(uri).SetMonitor(&event.CommandMonitor{
+	co := mongosession.ClientOptions(uri).SetMonitor(&event.CommandMonitor{
 		Started: func(_ context.Context, ev *event.CommandStartedEvent) {
 			if !notCounted[ev.CommandName] {
 				e.cmds.Add(1)
@@ -71,7 +94,7 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
 	e.coll = client.Database("mongosession_test").Collection(fmt.Sprintf("%s_%d", name, time.Now().UnixNano()))
 	ctx := context.Background()
-	e.store, err = mongosession.NewMongoStore(ctx, e.coll)
+	e.store, err = mongosession.NewMongoStore(ctx, e.coll, mongosession.StoreOptions{Clock: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +106,9 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 	})
 	opts := cfg.opts
 	opts.InsecureCookie = true // httptest serves plain http; the jar would not send a Secure cookie
+	if opts.Clock == nil {
+		opts.Clock = e.clock.Now
+	}
 	e.mgr, err = mongosession.New(e.store, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +121,13 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 	t.Cleanup(e.srv.Close)
 	e.client = e.newClient()
 	return e
+}
+
+// in returns e bound to t (a subtest's), for helpers that fail the test.
+func (e *env) in(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
 }
 
 func (e *env) newClient() *http.Client {

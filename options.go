@@ -17,7 +17,8 @@ type Options struct {
 	TokenTTL time.Duration
 
 	// TokensKept is how many of the newest tokens are accepted, so that parallel requests that still carry
-	// an older cookie keep working. Default 3; at most 64.
+	// an older cookie keep working. Default 3; at least 2 (a rotation never retires the token the rotating
+	// request presented, in case its new cookie never arrives), at most 64.
 	TokensKept int
 
 	// IdleTimeout ends a session that has not been used for this long. Default 2 h.
@@ -30,10 +31,18 @@ type Options struct {
 	// Default 24 h.
 	Lifetime time.Duration
 
-	// Timeout bounds each database operation. Default 2 s.
+	// Timeout bounds each database operation. Default 2 s. Connect the driver with ClientOptions (or
+	// equivalent connect and server-selection timeouts), or recovery after an outage takes the driver's 30 s.
 	Timeout time.Duration
 
-	// CookieName is the name of the session cookie. Default "session".
+	// Clock is the one source of time for deadlines, rotation and cookie expiry (tests move it instead of
+	// sleeping). Default time.Now. Application servers' clocks may differ by up to 5 s without a request
+	// being taken for a replay; expiry itself is decided by the clock of the server handling the request.
+	Clock func() time.Time
+
+	// CookieName is the name of the session cookie. Default "__Host-session" whenever the __Host- prefix is
+	// possible (Secure, no CookieDomain, CookiePath "/"): browsers then refuse the cookie from a sibling
+	// subdomain or over plain http. Otherwise (InsecureCookie, a Domain or another Path) "session".
 	CookieName string
 	// CookiePath is the cookie's Path attribute. Default "/".
 	CookiePath string
@@ -47,21 +56,34 @@ type Options struct {
 	// (Secure is set). Turn it on only for local development without TLS.
 	InsecureCookie bool
 
-	// CookieHostPrefix prefixes the cookie name with "__Host-", which browsers accept only with Secure,
-	// Path=/ and no Domain: the cookie then cannot be set or overwritten by a sibling subdomain. Default false.
+	// CookieHostPrefix prefixes a CookieName you chose with "__Host-", which browsers accept only with Secure,
+	// Path=/ and no Domain: the cookie then cannot be set or overwritten by a sibling subdomain. Default false
+	// (the default name has the prefix already whenever it is possible).
 	CookieHostPrefix bool
+
+	// CookiePurpose is a label that sealed (cookie-mode) cookies are bound to, together with the cookie's
+	// name, path and domain: two applications that share CookieKeys and a cookie name must set different
+	// purposes, or each accepts the other's sealed sessions. Default "mongosession".
+	CookiePurpose string
+
+	// ClientAddr returns the client's address for security events and RecordClientInfo. Default RemoteHost
+	// (the peer of the connection). Behind a reverse proxy, return the address the proxy reports, and only for
+	// requests that came from the proxy: a client can send any X-Forwarded-For it likes.
+	ClientAddr func(r *http.Request) string
 
 	// OnSecurityEvent receives security events, such as a retired token presented again (a copied cookie
 	// replayed after the real browser moved on). Events never contain a token. Default: one warning line on
 	// Logger.
 	OnSecurityEvent func(SecurityEvent)
 
-	// RevokeOnReuse deletes the whole session when a retired token is presented again, as OAuth refresh-token
-	// rotation does (RFC 9700, 4.14.2): the thief and the victim are both logged out. Default false: the
-	// replayed request is only treated as having no session. The trade-off: a request that starts reading its
-	// session after TokensKept newer tokens were issued (a very slow request, or a client that lost several
-	// responses carrying new cookies) is taken for a replay and ends the session.
-	RevokeOnReuse bool
+	// KeepSessionOnReuse keeps a session alive when one of its retired tokens is presented again (the event is
+	// still reported). Default false: the session is revoked, as OAuth refresh-token rotation does (RFC 9700,
+	// 4.14.2): whoever holds the newer token (a thief who copied the cookie, or the real user) is logged out
+	// along with the replayer, so a thief never keeps a session the victim comes back to. Requests that were
+	// merely slow are not replays: a token retired after the request arrived (give or take 5 s of clock
+	// difference and travel time) is not reported, and a rotation never retires the token of the request
+	// that rotates, so lost responses and late database acknowledgements do not retire the browser's token.
+	KeepSessionOnReuse bool
 
 	// RecordClientInfo stores the remote address and User-Agent of the client with the session (shown by
 	// Manager.Sessions), updated whenever the session is written and they changed. Default false: they are
@@ -99,7 +121,7 @@ const (
 	DefaultIdleTimeout = 2 * time.Hour
 	DefaultLifetime    = 24 * time.Hour
 	DefaultTimeout     = 2 * time.Second
-	DefaultCookieName  = "session"
+	DefaultCookieName  = "session" // with the "__Host-" prefix whenever it is possible (see Options.CookieName)
 
 	DefaultMaxCookieBytes = 4096
 
@@ -124,14 +146,25 @@ func (o Options) withDefaults() Options {
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
 	}
-	if o.CookieName == "" {
-		o.CookieName = DefaultCookieName
-	}
 	if o.CookiePath == "" {
 		o.CookiePath = "/"
 	}
-	if o.CookieHostPrefix && !strings.HasPrefix(o.CookieName, hostPrefix) {
+	hostPossible := !o.InsecureCookie && o.CookieDomain == "" && o.CookiePath == "/"
+	if o.CookieName == "" {
+		o.CookieName = DefaultCookieName
+		o.CookieHostPrefix = o.CookieHostPrefix || hostPossible
+	}
+	if o.CookieHostPrefix && !hasPrefixFold(o.CookieName, hostPrefix) {
 		o.CookieName = hostPrefix + o.CookieName
+	}
+	if o.CookiePurpose == "" {
+		o.CookiePurpose = "mongosession"
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.ClientAddr == nil {
+		o.ClientAddr = RemoteHost
 	}
 	if o.CookieSameSite == 0 {
 		o.CookieSameSite = http.SameSiteLaxMode
@@ -156,8 +189,8 @@ func (o Options) validate() error {
 			errs = append(errs, fmt.Errorf("%s is negative (%v)", d.name, d.v))
 		}
 	}
-	if o.TokensKept < 1 || o.TokensKept > maxTokensKept {
-		errs = append(errs, fmt.Errorf("TokensKept must be between 1 and %d, got %d", maxTokensKept, o.TokensKept))
+	if o.TokensKept < 2 || o.TokensKept > maxTokensKept {
+		errs = append(errs, fmt.Errorf("TokensKept must be between 2 and %d, got %d", maxTokensKept, o.TokensKept))
 	}
 	if !validCookieName(o.CookieName) {
 		errs = append(errs, fmt.Errorf("CookieName %q is not a valid cookie name", o.CookieName))
@@ -174,7 +207,8 @@ func (o Options) validate() error {
 	if o.InsecureCookie && o.CookiePartitioned {
 		errs = append(errs, errors.New("CookiePartitioned requires Secure: it cannot be combined with InsecureCookie"))
 	}
-	if strings.HasPrefix(o.CookieName, hostPrefix) {
+	// Browsers match the prefixes case-insensitively, so "__HOST-x" is held to the same rules.
+	if hasPrefixFold(o.CookieName, hostPrefix) {
 		if o.InsecureCookie {
 			errs = append(errs, errors.New("a __Host- cookie requires Secure: it cannot be combined with InsecureCookie"))
 		}
@@ -185,7 +219,7 @@ func (o Options) validate() error {
 			errs = append(errs, fmt.Errorf("a __Host- cookie must have Path=/, not %q", o.CookiePath))
 		}
 	}
-	if strings.HasPrefix(o.CookieName, securePrefix) && o.InsecureCookie {
+	if hasPrefixFold(o.CookieName, securePrefix) && o.InsecureCookie {
 		errs = append(errs, errors.New("a __Secure- cookie requires Secure: it cannot be combined with InsecureCookie"))
 	}
 	errs = append(errs, o.validateCookieMode()...)
@@ -193,6 +227,10 @@ func (o Options) validate() error {
 		return fmt.Errorf("mongosession: invalid options: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 func validCookieName(name string) bool {

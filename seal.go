@@ -15,7 +15,8 @@ import (
 //
 // The prefix contains no base64url character sequence that parseCookie could accept ("<22>.<43>" has its dot
 // at offset 22, a sealed value at offset 2), so the two formats can never be confused. The associated data
-// binds the format version and the cookie name: a sealed value copied under another cookie name does not open.
+// binds the format version, the cookie's name, path and domain, and a purpose label (Options.CookiePurpose):
+// a sealed value copied under another cookie, or from another application sharing the keys, does not open.
 const (
 	sealPrefix   = "c1."
 	sealInfo     = "mongosession cookie mode v1: AES-256-GCM" // HKDF info: keys used here are used nowhere else
@@ -54,20 +55,29 @@ func newSealer(keys [][]byte) *sealer {
 	return s
 }
 
-func sealAD(cookieName string) []byte { return []byte(sealPrefix + cookieName) }
+// sealAD is the associated data of every seal: the format version and the cookie's binding. Each part is
+// length-prefixed, so no two bindings produce the same bytes.
+func sealAD(name, path, domain, purpose string) []byte {
+	ad := []byte(sealPrefix)
+	for _, part := range []string{name, path, domain, purpose} {
+		ad = append(ad, byte(len(part)>>8), byte(len(part)))
+		ad = append(ad, part...)
+	}
+	return ad
+}
 
 // seal encrypts plain with the current (first) key under a fresh random nonce. Random 96-bit nonces are
 // safe for about 2^32 seals per key: rotate keys long before that.
-func (s *sealer) seal(cookieName string, plain []byte) string {
+func (s *sealer) seal(ad, plain []byte) string {
 	buf := make([]byte, gcmNonceSize, gcmNonceSize+len(plain)+gcmTagSize)
 	_, _ = rand.Read(buf) // never fails (Go 1.24+)
-	buf = s.aeads[0].Seal(buf, buf[:gcmNonceSize], plain, sealAD(cookieName))
+	buf = s.aeads[0].Seal(buf, buf[:gcmNonceSize], plain, ad)
 	return sealPrefix + b64.EncodeToString(buf)
 }
 
 // open decrypts a sealed cookie value. It reports which key opened it (0 is the current one). Anything
-// malformed, longer than maxLen, forged, or sealed for another cookie name is simply not ok.
-func (s *sealer) open(cookieName, v string, maxLen int) (plain []byte, key int, ok bool) {
+// malformed, longer than maxLen, forged, or sealed under other associated data is simply not ok.
+func (s *sealer) open(ad []byte, v string, maxLen int) (plain []byte, key int, ok bool) {
 	if s == nil || len(v) > maxLen || !strings.HasPrefix(v, sealPrefix) {
 		return nil, 0, false
 	}
@@ -76,7 +86,6 @@ func (s *sealer) open(cookieName, v string, maxLen int) (plain []byte, key int, 
 		return nil, 0, false
 	}
 	nonce, ct := raw[:gcmNonceSize], raw[gcmNonceSize:]
-	ad := sealAD(cookieName)
 	for i, aead := range s.aeads {
 		if plain, err := aead.Open(nil, nonce, ct, ad); err == nil {
 			return plain, i, true

@@ -1,7 +1,6 @@
 package mongosession
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"os"
@@ -50,20 +49,7 @@ func fuzzSeal(t testing.TB, m *Manager, k int, user string, data bson.D) string 
 		t.Fatal(err)
 	}
 	s := &sealer{aeads: m.sealer.aeads[k:]}
-	return s.seal(m.opts.CookieName, plain)
-}
-
-func sameData(a, b map[string]bson.RawValue) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		w, ok := b[k]
-		if !ok || v.Type != w.Type || !bytes.Equal(v.Value, w.Value) {
-			return false
-		}
-	}
-	return true
+	return s.seal(m.sealAD, plain)
 }
 
 // FuzzOpen feeds arbitrary cookie values to the decoder. It must never panic, must open only what was sealed
@@ -87,8 +73,8 @@ func FuzzOpen(f *testing.F) {
 		if !strings.HasPrefix(v, sealPrefix) || len(v) > m.opts.MaxCookieBytes || key < 0 || key > 1 {
 			t.Fatalf("opened %q with key %d", v, key)
 		}
-		if !rec.Idle.After(fuzzNow) || !rec.Absolute.After(fuzzNow) {
-			t.Fatalf("opened an expired cookie: idle %v, absolute %v", rec.Idle, rec.Absolute)
+		if !rec.Expires.After(fuzzNow) || !rec.Absolute.After(fuzzNow) {
+			t.Fatalf("opened an expired cookie: expires %v, absolute %v", rec.Expires, rec.Absolute)
 		}
 		for k := range rec.Data {
 			if checkKey(k) != nil {
@@ -96,18 +82,21 @@ func FuzzOpen(f *testing.F) {
 			}
 		}
 		// Reseal with the current key and open again: the same session.
-		plain, err := encodePayload(payload{Created: rec.Created, Issued: rec.Seen, User: rec.User, Data: rec.Data})
+		plain, err := encodePayload(payload{Created: rec.Created, Issued: rec.Newest().At, User: rec.User, Data: rec.Data})
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, key2, ok := m.openRecord(m.sealer.seal(m.opts.CookieName, plain), fuzzNow)
+		again, key2, ok := m.openRecord(m.sealer.seal(m.sealAD, plain), fuzzNow)
 		if !ok || key2 != 0 || !sameData(rec.Data, again.Data) || rec.User != again.User ||
-			!rec.Created.Equal(again.Created) || !rec.Seen.Equal(again.Seen) {
+			!rec.Created.Equal(again.Created) || !rec.Newest().At.Equal(again.Newest().At) {
 			t.Fatalf("reseal changed the session: %+v -> %+v (ok %v, key %d)", rec, again, ok, key2)
 		}
-		// Under another cookie name it must not open.
-		if _, _, ok := m.sealer.open("other", v, m.opts.MaxCookieBytes); ok {
-			t.Fatal("opened under another cookie name")
+		// Bound to another cookie name, path, domain or purpose it must not open.
+		for _, ad := range [][]byte{sealAD("other", "/", "", "mongosession"), sealAD(m.opts.CookieName, "/x", "", "mongosession"),
+			sealAD(m.opts.CookieName, "/", "example.com", "mongosession"), sealAD(m.opts.CookieName, "/", "", "other app")} {
+			if _, _, ok := m.sealer.open(ad, v, m.opts.MaxCookieBytes); ok {
+				t.Fatalf("opened under another binding %q", ad)
+			}
 		}
 	})
 }

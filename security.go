@@ -4,7 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"net"
+	"net/http"
 	"time"
+
+	"github.com/mongosession/mongosession/internal/store"
 )
 
 // EventKind names a security event.
@@ -12,25 +16,28 @@ type EventKind string
 
 // Security event kinds.
 const (
-	// EventTokenReuse: a request presented a retired token of a live session (no longer among the
-	// TokensKept newest). It was treated as having no session.
+	// EventTokenReuse: a request presented a token its session had retired (rotated away, or renewed away at
+	// login) before the request arrived: a copy of an old cookie is being replayed. The request reads no
+	// session.
 	EventTokenReuse EventKind = "token_reuse"
-	// EventSessionRevoked: RevokeOnReuse deleted the session after an EventTokenReuse.
+	// EventSessionRevoked: the session was deleted after an EventTokenReuse (the default; see
+	// Options.KeepSessionOnReuse).
 	EventSessionRevoked EventKind = "session_revoked"
 )
 
 // SecurityEvent is what Options.OnSecurityEvent receives. It never holds a token or a session id.
 type SecurityEvent struct {
 	Kind EventKind
-	// Session is a hash of the session id: enough to correlate events, useless to get in.
+	// Session is SessionHash of the session id: enough to correlate events with Manager.Sessions and the
+	// mongosession command, useless to get in.
 	Session    string
-	RemoteAddr string
-	UserAgent  string
+	RemoteAddr string // Options.ClientAddr of the request
+	UserAgent  string // at most 256 bytes
 	Time       time.Time
 }
 
-// SessionHash returns the form in which SecurityEvent.Session names a session id, so that an operator can
-// match an event with a session listed by Manager.Sessions.
+// SessionHash returns the form in which SecurityEvent.Session and log lines name a session id, so that an
+// operator can match an event with a session listed by Manager.Sessions or the mongosession command.
 func SessionHash(id string) string {
 	h := sha256.Sum256([]byte("mongosession id:" + id))
 	return hex.EncodeToString(h[:8])
@@ -38,25 +45,58 @@ func SessionHash(id string) string {
 
 func (m *Manager) logSecurityEvent(e SecurityEvent) {
 	m.opts.Logger.Warn("mongosession: security event", "kind", string(e.Kind), "session", e.Session,
-		"remote", e.RemoteAddr)
+		"remote", e.RemoteAddr, "user_agent", e.UserAgent)
 }
 
-// reportReuse runs when a request presented a retired token of a live session: a copy of the cookie is
-// being replayed after the real browser moved on. It reports the event and, with RevokeOnReuse, deletes the
-// session. Called with s.mu held, s.id still the cookie's.
-func (m *Manager) reportReuse(ctx context.Context, s *Session, now time.Time) {
-	client := clientInfo(s.req)
-	ev := SecurityEvent{Kind: EventTokenReuse, Session: SessionHash(s.id), RemoteAddr: client.RemoteAddr,
-		UserAgent: client.UserAgent, Time: now}
-	m.opts.OnSecurityEvent(ev)
-	if !m.opts.RevokeOnReuse {
+// inFlightAllowance is how long before a request arrived a token may have been retired and still count as
+// valid when the request was sent: requests already on their way (a page's parallel assets during login, a
+// slow upload), and clocks of application servers up to this far apart. Such a request is superseded, not a
+// replay.
+const inFlightAllowance = 5 * time.Second
+
+// tokenRetired runs when a request's cookie names a token its session retired. Retired before the request
+// arrived (beyond inFlightAllowance), it is a replay: reported and, unless KeepSessionOnReuse, the session
+// is revoked (a renewed-away id is only reported: its successor is not known from the old cookie).
+func (m *Manager) tokenRetired(ctx context.Context, s *Session, id string, res store.Loaded, now time.Time) {
+	if res.RetiredAt.After(s.arrived.Add(-inFlightAllowance)) {
 		return
 	}
-	if err := m.store.Delete(ctx, s.id); err != nil {
-		m.opts.Logger.Error("mongosession: revoking a session after token reuse failed", "err", err,
-			"session", ev.Session)
+	client := m.clientInfo(s.req, now)
+	ev := SecurityEvent{Kind: EventTokenReuse, Session: SessionHash(id), RemoteAddr: client.RemoteAddr,
+		UserAgent: client.UserAgent, Time: now}
+	m.opts.OnSecurityEvent(ev)
+	if m.opts.KeepSessionOnReuse || res.Status != store.Retired {
+		return
+	}
+	if _, err := m.store.Delete(ctx, id); err != nil {
+		m.opts.Logger.Error("mongosession: revoking a session after token reuse failed",
+			"err", m.storeErr("revoke", id, err), "session", ev.Session)
 		return
 	}
 	ev.Kind = EventSessionRevoked
 	m.opts.OnSecurityEvent(ev)
+}
+
+// maxUserAgent bounds the User-Agent kept with a session or put in an event.
+const maxUserAgent = 256
+
+// clientInfo describes the client of r: for security events, and stored only with RecordClientInfo. It is
+// computed when needed, not on every request.
+func (m *Manager) clientInfo(r *http.Request, now time.Time) store.Client {
+	ua := r.UserAgent()
+	if len(ua) > maxUserAgent {
+		ua = ua[:maxUserAgent]
+	}
+	return store.Client{RemoteAddr: m.opts.ClientAddr(r), UserAgent: ua, Seen: now.Truncate(time.Millisecond)}
+}
+
+// RemoteHost is the default Options.ClientAddr: the host part of r.RemoteAddr, the peer of the connection.
+// Behind a reverse proxy that is the proxy: set Options.ClientAddr to a function that trusts the proxy's
+// header (X-Forwarded-For, Forwarded) only for connections from that proxy.
+func RemoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

@@ -2,197 +2,157 @@ package mongosession
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/mongosession/mongosession/internal/store"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
-// Errors returned by Session methods.
+// Errors returned by Session methods, or passed to Options.ErrorFunc.
 var (
-	// ErrInvalidKey: a key is empty, contains '.' or a NUL byte, or starts with '$' (it would corrupt a
-	// MongoDB field path).
+	// ErrInvalidKey: a key is empty, longer than 256 bytes, not UTF-8, contains '.' or NUL, or starts with '$'
+	// (it would corrupt a MongoDB field path). Nested document keys follow the same rule.
 	ErrInvalidKey = errors.New("mongosession: invalid key")
-	// ErrType: the stored value has another type than the getter asks for.
+	// ErrInvalidValue: a value cannot be stored (not encodable as BSON, more than 8 MiB, an invalid nested key,
+	// a string that is not UTF-8, nested more than 64 levels).
+	ErrInvalidValue = errors.New("mongosession: value cannot be stored")
+	// ErrType: the stored value has another type than the getter asks for, or Incr would overflow int64.
 	ErrType = errors.New("mongosession: value has another type")
-	// ErrHeadersSent: Renew or Destroy was called after the response headers went out, so no cookie can
-	// carry the change.
+	// ErrHeadersSent: the response headers went out, so no cookie can carry the change (Renew, Destroy,
+	// Promote; a write to a session that lives in the cookie or does not exist yet).
 	ErrHeadersSent = errors.New("mongosession: response headers already sent")
-)
-
-// maxValueSize keeps one value well below MongoDB's 16 MiB document limit.
-const maxValueSize = 8 << 20
-
-type state uint8
-
-const (
-	stateNone   state = iota // no valid cookie: no session until the first write
-	stateCookie              // a well-formed cookie that has not been read yet
-	stateLoaded              // read and valid
+	// ErrSessionClosed: the request's handler has returned; a goroutine that outlived it cannot change the
+	// session any more.
+	ErrSessionClosed = errors.New("mongosession: session closed: the request has ended")
+	// ErrSuperseded is passed to ErrorFunc when a request's changes could not be stored because its cookie is
+	// outdated: the session was renewed (login) or rotated past the request's token, or it ended (logout)
+	// while the request ran. It is not an outage: the default ErrorFunc answers 409 Conflict, and the client
+	// may retry with the cookie it holds now.
+	ErrSuperseded = errors.New("mongosession: the session moved on: this request's changes were not stored")
 )
 
 // Session is the session of one request. Get it with FromContext. Reads load the session lazily (one
 // database read, the first time); changes are recorded per key and written once, when the response starts.
-// A Session is safe for use by the goroutines of its request.
+// A Session is safe for use by the goroutines of its request, until the handler returns.
 type Session struct {
-	m   *Manager
-	ctx context.Context
-
-	mu      sync.Mutex
-	state   state
-	id      string
-	token   string
-	rec     *Record
-	changes map[string]Change
-	user    *string
-	renew   bool
-	destroy string        // id to delete at commit
-	stale   bool          // a cookie was sent but names no live session: clear it
-	err     error         // a failed load: the response becomes ErrorFunc's
-	sent    bool          // headers went out: no more cookies
+	m       *Manager
+	ctx     context.Context
 	req     *http.Request // the request as it arrived (client info for events and RecordClientInfo)
+	arrived time.Time
 
-	cookieMode // sealed-cookie state (cookiemode.go)
+	mu   sync.Mutex
+	kind kind // where the session lives: noSession, *dbSession or *cookieSession
+	// fallback is a sealed session that came with database cookies (cookie tossing): used if none validates.
+	fallback kind
+	rec      *store.Record // the session as read (nil: none); its Data is the view's stored part
+	view     view
+	user     *string // SetUser, pending
 
-	hash   [32]byte // sha256 of hashOf, kept here so that hashing costs no allocation
-	hashOf string
+	renew, promote bool
+	destroyed      kind  // the session Destroy ends at commit (nil: none)
+	err            error // a failed load: the response becomes ErrorFunc's
+	sent           bool  // headers went out: no more cookies
+	closed         bool  // the handler returned
 }
 
-// tokenHash returns the hash of the cookie's token (cached; the cache follows s.token).
-func (s *Session) tokenHash() []byte {
-	if s.hashOf != s.token || s.token == "" {
-		s.hash = sha256.Sum256(stackBytes(s.token, new([tokenLen]byte)))
-		s.hashOf = s.token
-	}
-	return s.hash[:]
+// kind is one way of keeping a session: in the database or sealed in the cookie. The Session holds what both
+// share (the data view, pending changes and requests); a kind knows how to read and write its own.
+type kind interface {
+	// load reads the session if it has not been read (lazily; the database kind reads, the cookie kind has
+	// nothing to read). It sets s.rec, or leaves it nil when the request has no usable session.
+	load(s *Session, now time.Time) error
+	// due reports whether a commit at now has work to do: the fast path of an untouched request.
+	due(s *Session, now time.Time, canSetCookie bool) bool
+	// commit writes the request's changes; canSetCookie tells whether a cookie can still reach the client.
+	commit(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error)
+	// end deletes the session (Destroy). The cookie is cleared by the caller.
+	end(ctx context.Context, s *Session) error
+	// id is the session id for the application ("" if it has none).
+	id() string
+	// mode tells where the session lives, for Session.Mode.
+	mode(s *Session) Mode
+	// storesWithoutCookie reports whether a change can be stored without sending a cookie (after the headers).
+	storesWithoutCookie(s *Session) bool
 }
 
-// ID returns the session id, "" while the session does not exist (yet). It reads the session if needed:
-// the id of a cookie whose token was not checked is the client's word, not a session. It is not a secret on
-// its own (the token is), but it need not be shown to users either.
-func (s *Session) ID() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.loadLocked() != nil || s.state != stateLoaded {
-		return ""
-	}
-	return s.id
-}
-
+// load reads the session through its kind, once.
 func (s *Session) loadLocked() error {
-	if s.state != stateCookie || s.err != nil {
+	if s.err != nil {
 		return s.err
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.m.opts.Timeout)
-	defer cancel()
-	now := time.Now()
-	rec, err := s.m.store.Load(ctx, s.id, s.tokenHash(), now)
+	if err := s.kind.load(s, s.m.now()); err != nil {
+		s.err = err
+	}
+	return s.err
+}
+
+// setRecord points the session at a record read or written; its data becomes the view's stored part.
+func (s *Session) setRecord(rec *store.Record) {
+	s.rec, s.view.stored = rec, nil
+	if rec != nil {
+		s.view.stored = rec.Data
+	}
+}
+
+// dirty reports whether the request changed data or the user link.
+func (s *Session) dirty() bool { return len(s.view.changes) > 0 || s.user != nil }
+
+// writable returns an error if a change can no longer be made: after the handler returned, or (for a session
+// that only a new cookie could carry) after the headers went out.
+func (s *Session) writable() error {
 	switch {
-	case errors.Is(err, ErrNotFound):
-		if errors.Is(err, ErrRetired) {
-			s.m.reportReuse(ctx, s, now)
-		}
-		s.state, s.stale, s.rec = stateNone, true, nil
-		return nil
-	case err == nil && (!rec.Idle.After(now) || !rec.Absolute.After(now)):
-		s.state, s.stale, s.rec = stateNone, true, nil
-		return nil
-	case err != nil:
-		s.err = fmt.Errorf("mongosession: load session: %w", err)
-		return s.err
+	case s.closed:
+		return ErrSessionClosed
+	case s.sent && !s.kind.storesWithoutCookie(s):
+		return fmt.Errorf("%w: only a new cookie could carry this change (no session yet, or one in the cookie)", ErrHeadersSent)
 	}
-	s.rec, s.state = rec, stateLoaded
 	return nil
 }
 
-// value returns the value this request sees for key: the stored one with this request's changes applied.
+// ID returns the session id, "" while the session does not exist (yet) or lives in the cookie. It reads the
+// session if needed: the id of a cookie whose token was not checked is the client's word, not a session. It
+// is not a secret on its own (the token is), but it need not be shown to users either.
+func (s *Session) ID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loadLocked() != nil || s.rec == nil {
+		return ""
+	}
+	return s.kind.id()
+}
+
+// value returns the value this request sees for key.
 func (s *Session) value(key string) (bson.RawValue, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.loadLocked(); err != nil {
 		return bson.RawValue{}, false, err
 	}
-	v, ok := s.viewLocked(key)
+	v, ok := s.view.get(key)
 	return v, ok, nil
 }
 
-func (s *Session) storedLocked(key string) (bson.RawValue, bool) {
-	if s.rec == nil {
-		return bson.RawValue{}, false
-	}
-	v, ok := s.rec.Data[key]
-	return v, ok
-}
-
-func (s *Session) viewLocked(key string) (bson.RawValue, bool) {
-	ch, changed := s.changes[key]
-	if !changed {
-		return s.storedLocked(key)
-	}
-	switch ch.Op {
-	case OpSet:
-		return ch.Value, true
-	case OpInc:
-		base, _ := s.storedLocked(key)
-		return addInt(base, ch.Delta), true
-	}
-	return bson.RawValue{}, false
-}
-
-// addInt adds delta to a numeric value the way $inc does (int32 and int64 become int64, a double stays one).
-func addInt(v bson.RawValue, delta int64) bson.RawValue {
-	if f, ok := v.DoubleOK(); ok {
-		return rawValue(f + float64(delta))
-	}
-	n, _ := v.AsInt64OK()
-	return rawValue(n + delta)
-}
-
-func rawValue(v any) bson.RawValue {
-	t, b, err := bson.MarshalValue(v)
-	if err != nil {
-		panic(err) // only called with numbers
-	}
-	return bson.RawValue{Type: t, Value: b}
-}
-
-func checkKey(key string) error {
-	if key == "" || strings.HasPrefix(key, "$") || strings.ContainsAny(key, ".\x00") {
-		return fmt.Errorf("%w %q: keys may not be empty, contain '.' or NUL, or start with '$'", ErrInvalidKey, key)
-	}
-	return nil
-}
-
-func (s *Session) setLocked(key string, ch Change) {
-	if s.changes == nil {
-		s.changes = make(map[string]Change)
-	}
-	s.changes[key] = ch
-}
-
-// Put sets key to v. The value is encoded as BSON now, so a value that cannot be stored (a channel, a func,
-// a map with non-string keys, more than 8 MiB) is an error here, not at commit. Put needs no read.
+// Put sets key to v. The value is encoded as BSON now and checked whole (nested keys, strings), so a value that
+// cannot be stored is an error here (ErrInvalidKey, ErrInvalidValue), never at commit. Put needs no read.
 func (s *Session) Put(key string, v any) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	t, b, err := bson.MarshalValue(v)
+	val, err := encodeValue(key, v)
 	if err != nil {
-		return fmt.Errorf("mongosession: Put %q: value cannot be stored as BSON: %w", key, err)
-	}
-	if len(b) > maxValueSize {
-		return fmt.Errorf("mongosession: Put %q: value of %d bytes is larger than %d", key, len(b), maxValueSize)
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.setLocked(key, Change{Op: OpSet, Value: bson.RawValue{Type: t, Value: b}})
+	if err := s.writable(); err != nil {
+		return err
+	}
+	s.view.change(key, store.Change{Op: store.OpSet, Value: val})
 	return nil
 }
 
@@ -203,14 +163,17 @@ func (s *Session) Delete(key string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.setLocked(key, Change{Op: OpUnset})
+	if err := s.writable(); err != nil {
+		return err
+	}
+	s.view.change(key, store.Change{Op: store.OpUnset})
 	return nil
 }
 
 // Incr adds delta to the integer at key (a missing key counts as 0) and returns the value this request
 // sees. The addition is applied atomically at commit ($inc), so parallel requests never lose an increment;
 // the returned value may therefore be behind the stored one when another request increments at the same
-// time. Incr reads the session (to return a value).
+// time. A sum past int64 is ErrType here. Incr reads the session (to return a value).
 // In cookie mode (see Mode) the value travels in the cookie: parallel requests are last-writer-wins there,
 // so increments made in parallel can be lost.
 func (s *Session) Incr(key string, delta int64) (int64, error) {
@@ -222,21 +185,28 @@ func (s *Session) Incr(key string, delta int64) (int64, error) {
 	if err := s.loadLocked(); err != nil {
 		return 0, err
 	}
-	cur, ok := s.viewLocked(key)
-	n, isNum := int64Of(cur)
-	if ok && !isNum {
-		return 0, fmt.Errorf("%w: Incr %q: stored value is %s", ErrType, key, cur.Type)
+	if err := s.writable(); err != nil {
+		return 0, err
 	}
-	switch ch, changed := s.changes[key]; {
-	case changed && ch.Op == OpInc:
+	cur, _ := s.view.get(key)
+	sum, err := store.AddInt(cur, delta)
+	if err != nil {
+		return 0, fmt.Errorf("%w: Incr %q by %d: stored value is %s: %v", ErrType, key, delta, cur.Type, err)
+	}
+	switch ch, changed := s.view.changes[key]; {
+	case changed && ch.Op == store.OpInc:
 		ch.Delta += delta
-		s.changes[key] = ch
+		s.view.change(key, ch)
 	case changed: // a Put or Delete earlier in this request: the result is a plain set
-		s.setLocked(key, Change{Op: OpSet, Value: rawValue(n + delta)})
+		s.view.change(key, store.Change{Op: store.OpSet, Value: sum})
 	default:
-		s.setLocked(key, Change{Op: OpInc, Delta: delta})
+		s.view.change(key, store.Change{Op: store.OpInc, Delta: delta})
 	}
-	return n + delta, nil
+	n, _ := sum.AsInt64OK()
+	if sum.Type == bson.TypeDouble {
+		n = int64(sum.Double())
+	}
+	return n, nil
 }
 
 // Clear removes every key. It reads the session (to know the keys).
@@ -246,11 +216,12 @@ func (s *Session) Clear() error {
 	if err := s.loadLocked(); err != nil {
 		return err
 	}
-	s.changes = nil
-	if s.rec != nil {
-		for k := range s.rec.Data {
-			s.setLocked(k, Change{Op: OpUnset})
-		}
+	if err := s.writable(); err != nil {
+		return err
+	}
+	s.view.changes = nil
+	for k := range s.view.stored {
+		s.view.change(k, store.Change{Op: store.OpUnset})
 	}
 	return nil
 }
@@ -262,24 +233,7 @@ func (s *Session) Keys() ([]string, error) {
 	if err := s.loadLocked(); err != nil {
 		return nil, err
 	}
-	var keys []string
-	seen := map[string]bool{}
-	add := func(k string) {
-		if _, ok := s.viewLocked(k); ok && !seen[k] {
-			seen[k] = true
-			keys = append(keys, k)
-		}
-	}
-	if s.rec != nil {
-		for k := range s.rec.Data {
-			add(k)
-		}
-	}
-	for k := range s.changes {
-		add(k)
-	}
-	sort.Strings(keys)
-	return keys, nil
+	return s.view.keys(), nil
 }
 
 // Exists reports whether key is set.
@@ -408,14 +362,27 @@ func (s *Session) GetBytes(key string) ([]byte, error) {
 	return append([]byte(nil), b...), nil
 }
 
-// Renew gives the session a new id and token at commit and retires the old ones, keeping the data.
-// Call it after login or any change of privilege (session fixation). It returns ErrHeadersSent once the
-// response has started.
+// cookieChange checks that a change only a new cookie can carry (Renew, Destroy, Promote) can still be made.
+func (s *Session) cookieChange() error {
+	switch {
+	case s.closed:
+		return ErrSessionClosed
+	case s.sent:
+		return ErrHeadersSent
+	}
+	return nil
+}
+
+// Renew gives the session a new id and token at commit and retires the old ones, keeping the data. Call it
+// after login or any change of privilege (session fixation). Requests still in flight with the old cookie are
+// told apart from strangers for a grace window: they read no session and their changes fail with
+// ErrSuperseded. A session in the cookie moves to the database. It returns ErrHeadersSent once the response
+// has started.
 func (s *Session) Renew() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.sent {
-		return ErrHeadersSent
+	if err := s.cookieChange(); err != nil {
+		return err
 	}
 	s.renew = true
 	return nil
@@ -427,29 +394,30 @@ func (s *Session) Renew() error {
 func (s *Session) Destroy() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.sent {
-		return ErrHeadersSent
+	if err := s.cookieChange(); err != nil {
+		return err
 	}
 	// Check the token first: knowing a session id must not be enough to end someone else's session.
 	if err := s.loadLocked(); err != nil {
 		return err
 	}
-	if s.state == stateLoaded {
-		s.destroy = s.id
+	if s.rec != nil {
+		s.destroyed = s.kind
 	}
-	s.state, s.rec, s.changes, s.user, s.renew = stateNone, nil, nil, nil, false
-	s.stale = s.destroy != "" || s.sealed || s.stale
-	s.cookieMode = cookieMode{}
+	s.kind, s.user, s.renew, s.promote = noSession{}, nil, false, false
+	s.setRecord(nil)
+	s.view.changes = nil
 	return nil
 }
 
-// TokenAge returns how long ago the session's newest token was issued (0 for a session that does not exist
-// yet). It reads the session. Handy to show rotation at work.
+// TokenAge returns how long ago the session's newest token was issued (for a cookie-mode session: when the
+// cookie was last sealed), 0 for a session that does not exist yet. It reads the session. Handy to show
+// rotation at work.
 func (s *Session) TokenAge() (time.Duration, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.loadLocked(); err != nil || s.rec == nil {
 		return 0, err
 	}
-	return time.Since(s.rec.Newest().Issued), nil
+	return s.m.now().Sub(s.rec.Newest().At), nil
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/mongosession/mongosession"
-	"github.com/mongosession/mongosession/memstore"
+	"github.com/mongosession/mongosession/internal/memstore"
 )
 
 func memStore() mongosession.Store { return memstore.New() }
@@ -18,6 +18,10 @@ func memStore() mongosession.Store { return memstore.New() }
 // httptestRecord runs f inside the middleware for one request carrying cookie (may be empty).
 func httptestRecord(m *mongosession.Manager, f func(*mongosession.Session), cookie string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest("GET", "/", nil)
+	// Tests write "session=<value>"; the manager's cookie may be called __Host-session (the default on https).
+	if rest, ok := strings.CutPrefix(cookie, "session="); ok {
+		cookie = m.Options().CookieName + "=" + rest
+	}
 	if cookie != "" {
 		req.Header.Set("Cookie", cookie)
 	}
@@ -26,16 +30,6 @@ func httptestRecord(m *mongosession.Manager, f func(*mongosession.Session), cook
 		f(mongosession.FromContext(r.Context()))
 	})).ServeHTTP(rec, req)
 	return rec
-}
-
-func newDetachedSession(t *testing.T) *mongosession.Session {
-	m, err := mongosession.New(memStore(), mongosession.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s *mongosession.Session
-	httptestRecord(m, func(got *mongosession.Session) { s = got }, "")
-	return s
 }
 
 func TestNewRejectsImpossibleOptions(t *testing.T) {
@@ -67,7 +61,7 @@ func TestDefaults(t *testing.T) {
 	}
 	o := m.Options()
 	if o.TokenTTL != 5*time.Second || o.TokensKept != 3 || o.IdleTimeout != 2*time.Hour ||
-		o.Lifetime != 24*time.Hour || o.Timeout != 2*time.Second || o.CookieName != "session" ||
+		o.Lifetime != 24*time.Hour || o.Timeout != 2*time.Second || o.CookieName != "__Host-session" ||
 		o.CookiePath != "/" || o.CookieSameSite != http.SameSiteLaxMode || o.InsecureCookie || o.Logger == nil {
 		t.Fatalf("defaults: %+v", o)
 	}

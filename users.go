@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// SetUser links the session to a user id at commit (an indexed field), so that Manager.Sessions and
-// Manager.RevokeUser find it. An empty id removes the link. It needs no read.
+// SetUser links the session to a user id at commit (an indexed field), so that Manager.Sessions,
+// Manager.RevokeUser and Manager.Revoke reach it. A session in the cookie moves to the database in the same
+// commit: a login must be revocable. An empty id removes the link. It needs no read.
 func (s *Session) SetUser(userID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -32,10 +33,14 @@ func (s *Session) User() (string, error) {
 
 // SessionInfo describes one live session of a user.
 type SessionInfo struct {
-	ID       string
-	User     string
-	Created  time.Time
-	LastSeen time.Time // last write or deadline extension: exact to a tenth of IdleTimeout
+	ID   string
+	Hash string // SessionHash(ID): how events, log lines and the mongosession command name it
+	User string
+	// Created is when the session was created (or last renewed).
+	Created time.Time
+	// LastSeen is when a request last wrote it: recorded with Options.RecordClientInfo; otherwise derived
+	// from its idle deadline (exact to a tenth of IdleTimeout).
+	LastSeen time.Time
 	Expires  time.Time
 	// RemoteAddr and UserAgent are recorded only with Options.RecordClientInfo.
 	RemoteAddr string
@@ -47,14 +52,18 @@ func (m *Manager) Sessions(ctx context.Context, userID string) ([]SessionInfo, e
 	if userID == "" {
 		return nil, errors.New("mongosession: Sessions needs a user id")
 	}
-	recs, err := m.store.UserSessions(ctx, userID, time.Now())
+	recs, err := m.store.UserSessions(ctx, userID, m.now())
 	if err != nil {
 		return nil, err
 	}
 	out := make([]SessionInfo, 0, len(recs))
 	for _, r := range recs {
-		out = append(out, SessionInfo{ID: r.ID, User: r.User, Created: r.Created, LastSeen: r.Seen,
-			Expires: r.Expires(), RemoteAddr: r.Client.RemoteAddr, UserAgent: r.Client.UserAgent})
+		info := SessionInfo{ID: r.ID, Hash: SessionHash(r.ID), User: r.User, Created: r.Created,
+			LastSeen: minTime(r.Expires.Add(-m.opts.IdleTimeout), m.now()), Expires: r.Expires}
+		if r.Client != nil {
+			info.LastSeen, info.RemoteAddr, info.UserAgent = r.Client.Seen, r.Client.RemoteAddr, r.Client.UserAgent
+		}
+		out = append(out, info)
 	}
 	return out, nil
 }
@@ -70,5 +79,6 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string, except ...strin
 
 // Revoke deletes one session by id. A request of that session that is running now cannot bring it back.
 func (m *Manager) Revoke(ctx context.Context, sessionID string) error {
-	return m.store.Delete(ctx, sessionID)
+	_, err := m.store.Delete(ctx, sessionID)
+	return err
 }

@@ -6,15 +6,16 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strings"
 )
 
 // ErrResponseDiscarded is returned by Write after the session could not be loaded or committed: the
 // response is ErrorFunc's, and the handler's own output is dropped.
 var ErrResponseDiscarded = errors.New("mongosession: response replaced by the error handler")
 
-// Middleware gives every request a Session (FromContext) and commits it once: at the first WriteHeader
-// (other than 1xx), Write or Flush, or when next returns, whichever comes first. Nothing is buffered.
+// Middleware gives every request a Session (FromContext) and commits it at the first WriteHeader (other than
+// 1xx), Write or Flush, or when next returns, whichever comes first; changes made after the headers went out
+// are committed once more when next returns (without a cookie). Nothing is buffered. A hijacked connection
+// (WebSocket) commits without a cookie, so it never rotates the token.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// One allocation for the session and its writer: they live exactly as long as the request.
@@ -22,11 +23,13 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			s Session
 			w sessionWriter
 		}{}
-		s := m.newSession(&pair.s, r)
+		s := &pair.s
+		m.begin(s, r)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
 		s.ctx = r.Context()
 		sw := &pair.w
 		*sw = sessionWriter{ResponseWriter: w, m: m, s: s, r: r}
+		defer s.close()
 		next.ServeHTTP(sw, r)
 		sw.finish()
 	})
@@ -43,31 +46,31 @@ type sessionWriter struct {
 }
 
 // before commits on the first call and reports whether the handler may keep writing.
-func (w *sessionWriter) before() bool {
+func (w *sessionWriter) before(canSetCookie bool) bool {
 	if w.committed {
 		return !w.failed
 	}
 	w.committed = true
-	c, err := w.m.commit(w.s, true)
-	w.s.mu.Lock()
-	w.s.sent = true
-	w.s.mu.Unlock()
+	o, err := w.s.commit(canSetCookie)
+	w.s.markSent()
 	if err != nil {
-		w.failed = true
-		w.m.opts.ErrorFunc(w.ResponseWriter, w.r, err)
+		w.fail(err)
 		return false
 	}
-	if c != nil {
-		h := w.Header()
-		h.Add("Set-Cookie", c.String())
-		h.Add("Vary", "Cookie")
-		if cc := h.Get("Cache-Control"); cc == "" {
-			h.Set("Cache-Control", `no-cache="Set-Cookie"`)
-		} else if !strings.Contains(cc, "no-store") && !strings.Contains(cc, "private") {
-			h.Set("Cache-Control", cc+`, no-cache="Set-Cookie"`)
-		}
-	}
+	w.m.writeCookie(w.Header(), o, w.m.now())
 	return true
+}
+
+// fail hands the response to ErrorFunc, on a clean header map: nothing the handler set (its own cookies, a
+// redirect, a public cache policy) goes out with an error. A client that went away gets nothing.
+func (w *sessionWriter) fail(err error) {
+	w.failed = true
+	if errors.Is(err, context.Canceled) && w.r.Context().Err() != nil {
+		w.m.opts.Logger.Debug("mongosession: the client went away while its session loaded", "path", w.r.URL.Path)
+		return
+	}
+	clear(w.Header())
+	w.m.opts.ErrorFunc(w.ResponseWriter, w.r, err)
 }
 
 func (w *sessionWriter) WriteHeader(code int) {
@@ -77,13 +80,15 @@ func (w *sessionWriter) WriteHeader(code int) {
 		}
 		return
 	}
-	if w.before() {
+	// A protocol switch (WebSocket) is answered on a connection the browser does not treat as a page load:
+	// no cookie is relied on there, so the commit does not rotate.
+	if w.before(code != http.StatusSwitchingProtocols) {
 		w.ResponseWriter.WriteHeader(code)
 	}
 }
 
 func (w *sessionWriter) Write(b []byte) (int, error) {
-	if !w.before() {
+	if !w.before(true) {
 		return 0, ErrResponseDiscarded
 	}
 	return w.ResponseWriter.Write(b)
@@ -91,14 +96,15 @@ func (w *sessionWriter) Write(b []byte) (int, error) {
 
 // Flush commits, then flushes.
 func (w *sessionWriter) Flush() {
-	if w.before() {
+	if w.before(true) {
 		_ = http.NewResponseController(w.ResponseWriter).Flush()
 	}
 }
 
-// Hijack commits (the handler takes over the connection, so no cookie could follow), then hijacks.
+// Hijack commits without a cookie (the handler takes over the connection and writes its own response, as
+// WebSocket libraries do), then hijacks.
 func (w *sessionWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if !w.before() {
+	if !w.before(false) {
 		return nil, nil, ErrResponseDiscarded
 	}
 	return http.NewResponseController(w.ResponseWriter).Hijack()
@@ -110,15 +116,53 @@ func (w *sessionWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // finish commits when the handler returned without writing, and otherwise stores changes made after the
 // headers went out (no cookie can be sent then).
 func (w *sessionWriter) finish() {
+	canSetCookie := !w.committed
+	if canSetCookie && startedElsewhere(w.ResponseWriter) {
+		// The handler wrote to another writer (a router's own, as gin's handlers do): the headers left
+		// without the session's cookie. Store what can be stored without one; never create orphans.
+		w.m.warnStartedElsewhere.Do(func() {
+			w.m.opts.Logger.Warn("mongosession: the response was written around the session middleware, so no session cookie could be set; use the adapter for your router (see the README)")
+		})
+		w.committed, canSetCookie = true, false
+	}
 	if !w.committed {
-		w.before()
+		w.before(true)
 		return
 	}
 	if w.failed {
 		return
 	}
-	if _, err := w.m.commit(w.s, false); err != nil {
-		w.m.opts.Logger.Error("mongosession: commit after the response started failed", "err", err,
+	if _, err := w.s.commit(canSetCookie); err != nil {
+		level := w.m.opts.Logger.Error
+		if errors.Is(err, ErrSuperseded) || errors.Is(err, ErrHeadersSent) {
+			level = w.m.opts.Logger.Warn
+		}
+		level("mongosession: a change made after the response started was not stored", "err", err,
 			"method", w.r.Method, "path", w.r.URL.Path)
 	}
+}
+
+// startedElsewhere reports whether w says its response already started (gin's and echo's writers can tell).
+func startedElsewhere(w http.ResponseWriter) bool {
+	switch w := w.(type) {
+	case interface{ Written() bool }:
+		return w.Written()
+	case interface{ Committed() bool }:
+		return w.Committed()
+	}
+	return false
+}
+
+// markSent records that the headers went out: no more cookies.
+func (s *Session) markSent() {
+	s.mu.Lock()
+	s.sent = true
+	s.mu.Unlock()
+}
+
+// close ends the session's life with its request: later changes are ErrSessionClosed.
+func (s *Session) close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 }

@@ -360,13 +360,13 @@ func checkCollection(ctx context.Context, coll *mongo.Collection) error {
 
 // openStore opens the library's store on coll. Its background purge (only on servers without TTL indexes)
 // never gets to run during a command; Close stops it.
-func openStore(ctx context.Context, coll *mongo.Collection, opts ...mongosession.StoreOption) (*mongosession.MongoStore, error) {
-	opts = append([]mongosession.StoreOption{mongosession.WithPurgeInterval(24 * time.Hour)}, opts...)
-	return mongosession.NewMongoStore(ctx, coll, opts...)
+func openStore(ctx context.Context, coll *mongo.Collection, opts mongosession.StoreOptions) (*mongosession.MongoStore, error) {
+	opts.PurgeInterval = 24 * time.Hour
+	return mongosession.NewMongoStore(ctx, coll, opts)
 }
 
 func purge(ctx context.Context, coll *mongo.Collection, batch int, stdout io.Writer) error {
-	store, err := openStore(ctx, coll, mongosession.WithPurgeBatch(batch))
+	store, err := openStore(ctx, coll, mongosession.StoreOptions{PurgeBatch: batch})
 	if err != nil {
 		return err
 	}
@@ -476,7 +476,7 @@ func stats(ctx context.Context, coll *mongo.Collection, now time.Time, stdout io
 
 // openManager opens the store (making sure its indexes exist) and a Manager over it.
 func openManager(ctx context.Context, coll *mongo.Collection) (*mongosession.Manager, func(), error) {
-	store, err := openStore(ctx, coll)
+	store, err := openStore(ctx, coll, mongosession.StoreOptions{})
 	if err != nil {
 		return nil, nil, err
 	}

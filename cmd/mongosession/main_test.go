@@ -68,7 +68,7 @@ func newEnv(t *testing.T) *env {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	e := &env{t: t, coll: testClient.Database(testDB).Collection(name)}
-	store, err := mongosession.NewMongoStore(ctx, e.coll)
+	store, err := mongosession.NewMongoStore(ctx, e.coll, mongosession.StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,132 @@
+package mongosession
+
+// The web layer's cookie: reading the Cookie header into a session, and rendering a commit's outcome as the
+// one Set-Cookie it sends. The state machine (the kinds, lifecycle.go) never builds an http.Cookie.
+//
+// The cookie rules (never log the real user out; see DESIGN.md): a browser holds one cookie for us, its
+// parallel requests may carry older values, and every Set-Cookie overwrites what it holds. So:
+//   - a response sets the cookie only for a session this request validated by reading it (a rotation), or one
+//     it created, renewed, resealed or moved to the database (outcome set);
+//   - it clears the cookie only when the handler destroyed its session (outcome clear);
+//   - a stale cookie (unknown, expired) is never cleared: it reads as no session, and a write replaces it;
+//   - a superseded cookie (its token retired while the session lives, or its id renewed away) reads no
+//     session, gets no cookie, and its changes fail with ErrSuperseded: a new session would overwrite the
+//     browser's newer cookie;
+//   - a hijacked connection (WebSocket) gets no cookie, so it never rotates.
+
+import (
+	"math"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"time"
+)
+
+type cookieOp uint8
+
+const (
+	opKeep  cookieOp = iota // send nothing: the browser's cookie stays
+	opSet                   // send value, valid until the absolute deadline
+	opClear                 // expire the cookie (Destroy)
+)
+
+// outcome is what a commit asks of the browser's cookie.
+type outcome struct {
+	op    cookieOp
+	value string
+	until time.Time
+}
+
+var (
+	keepCookie  = outcome{}
+	clearCookie = outcome{op: opClear}
+)
+
+func setCookie(value string, until time.Time) outcome {
+	return outcome{op: opSet, value: value, until: until}
+}
+
+// maxCandidates bounds how many cookies of our name a request may make us consider. Several arrive when a
+// sibling subdomain planted one with another Domain or Path (cookie tossing): the one that validates wins.
+const maxCandidates = 3
+
+// begin reads the request's cookies into s. Malformed values are ignored (never an error); database cookies
+// are kept for the lazy read, and sealed ones are opened now (no database work).
+func (m *Manager) begin(s *Session, r *http.Request) {
+	s.m, s.req, s.arrived, s.kind = m, r, m.now(), noSession{}
+	var db *dbSession
+	var sealed *cookieSession
+	seen := 0
+	// The Cookie headers are scanned in place (r.Cookies would allocate every cookie on every request).
+	for _, line := range r.Header["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			name, value, _ := strings.Cut(textproto.TrimString(part), "=")
+			if name != m.opts.CookieName || seen == maxCandidates {
+				continue
+			}
+			seen++
+			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
+				value = value[1 : len(value)-1]
+			}
+			if id, token, ok := parseCookie(value); ok {
+				if db == nil {
+					db = &dbSession{}
+				}
+				db.cands = append(db.cands, newDBCookie(id, token))
+			} else if sealed == nil {
+				sealed = m.openSealed(value)
+			}
+		}
+	}
+	switch {
+	case db != nil && sealed != nil:
+		s.kind, s.fallback = db, sealed
+	case db != nil:
+		s.kind = db
+	case sealed != nil:
+		s.kind = sealed
+		s.setRecord(sealed.opened)
+	}
+}
+
+// writeCookie renders o into h.
+func (m *Manager) writeCookie(h http.Header, o outcome, now time.Time) {
+	if o.op == opKeep {
+		return
+	}
+	h.Add("Set-Cookie", m.httpCookie(o, now).String())
+	h.Add("Vary", "Cookie")
+	if cc := h.Get("Cache-Control"); cc == "" {
+		h.Set("Cache-Control", `no-cache="Set-Cookie"`)
+	} else if !strings.Contains(cc, "no-store") && !strings.Contains(cc, "private") {
+		h.Set("Cache-Control", cc+`, no-cache="Set-Cookie"`)
+	}
+}
+
+// cookieBytes is the length of the Set-Cookie header value that o renders to.
+func (m *Manager) cookieBytes(o outcome, now time.Time) int {
+	return len(m.httpCookie(o, now).String())
+}
+
+// httpCookie is the one place a session cookie is built.
+func (m *Manager) httpCookie(o outcome, now time.Time) *http.Cookie {
+	c := &http.Cookie{
+		Name:        m.opts.CookieName,
+		Value:       o.value,
+		Path:        m.opts.CookiePath,
+		Domain:      m.opts.CookieDomain,
+		Secure:      !m.opts.InsecureCookie,
+		HttpOnly:    true,
+		SameSite:    m.opts.CookieSameSite,
+		Partitioned: m.opts.CookiePartitioned,
+	}
+	if o.op == opClear {
+		c.MaxAge = -1
+		c.Expires = time.Unix(1, 0)
+	} else {
+		c.Expires = o.until.UTC()
+		// Rounded up: the browser must not drop the cookie before the server ends the session.
+		c.MaxAge = max(1, int(math.Ceil(o.until.Sub(now).Seconds())))
+	}
+	return c
+}

@@ -1,0 +1,206 @@
+package mongosession
+
+import (
+	"context"
+	"crypto/sha256"
+	"time"
+
+	"github.com/mongosession/mongosession/internal/store"
+)
+
+// dbSession is a session kept in the database; the cookie holds "<id>.<token>". It is read lazily.
+type dbSession struct {
+	cands  []dbCookie // the cookie values of the request, in header order (more than one: cookie tossing)
+	cur    int        // the candidate in use (the one that validated, after the read)
+	loaded bool
+	status store.Status // after the read
+	// token is the token of a session this request created, renewed or rotated (to send in the cookie).
+	token string
+}
+
+// dbCookie is one parsed "<id>.<token>" cookie value.
+type dbCookie struct {
+	id   string
+	hash [32]byte // sha256 of the token: what the database holds
+}
+
+func newDBCookie(id, token string) dbCookie {
+	return dbCookie{id: id, hash: sha256.Sum256(stackBytes(token, new([tokenLen]byte)))}
+}
+
+func (d *dbSession) cookie() *dbCookie { return &d.cands[d.cur] }
+
+func (d *dbSession) id() string { return d.cookie().id }
+
+func (d *dbSession) mode(s *Session) Mode {
+	if d.loaded && s.rec == nil {
+		return ModeNone
+	}
+	return ModeDatabase
+}
+
+// storesWithoutCookie: an existing database session takes changes after the headers went out (no cookie
+// needed); a cookie that turned out to name none cannot.
+func (d *dbSession) storesWithoutCookie(s *Session) bool { return !d.loaded || s.rec != nil }
+
+// load reads the candidates in order (one read for the usual single cookie) until one validates. A request
+// whose cookies all fail reads no session; the best of their answers (superseded before stale) decides what
+// its writes do.
+func (d *dbSession) load(s *Session, now time.Time) error {
+	if d.loaded {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.m.opts.Timeout)
+	defer cancel()
+	best := -1
+	var bestRes store.Loaded
+	for i := range d.cands {
+		c := &d.cands[i]
+		res, err := s.m.store.Load(ctx, c.id, c.hash[:], now)
+		if err != nil {
+			return s.m.storeErr("load session", c.id, err)
+		}
+		if res.Status == store.Found && res.Record.Absolute.After(now) {
+			d.cur, d.loaded, d.status = i, true, store.Found
+			s.setRecord(res.Record)
+			return nil
+		}
+		if res.Status == store.Found {
+			res = store.Loaded{} // past its absolute deadline: expired
+		}
+		if best < 0 || res.Status > bestRes.Status {
+			best, bestRes = i, res
+		}
+	}
+	d.cur, d.loaded, d.status = best, true, bestRes.Status
+	if bestRes.Status == store.Retired || bestRes.Status == store.Renewed {
+		s.m.tokenRetired(ctx, s, d.cookie().id, bestRes, now)
+	}
+	if s.fallback != nil { // a sealed cookie came too (cookie tossing); no database cookie validated
+		s.kind, s.fallback = s.fallback, nil
+		return s.kind.load(s, now)
+	}
+	return nil
+}
+
+// due is the fast path: an untouched request, or one that only read and has nothing to rotate or extend,
+// commits nothing (and needs no context).
+func (d *dbSession) due(s *Session, now time.Time, canSetCookie bool) bool {
+	if s.dirty() || s.renew {
+		return true
+	}
+	if !d.loaded || s.rec == nil {
+		return false
+	}
+	rotate, extend := s.m.touchDue(s.rec, now, canSetCookie)
+	return rotate || extend
+}
+
+func (d *dbSession) commit(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {
+	if !d.loaded && (s.renew || len(d.cands) > 1) {
+		// Renew needs the session's data; several candidates need the read to pick the valid one.
+		if err := d.load(s, now); err != nil {
+			return keepCookie, err
+		}
+		if s.kind != d {
+			return s.kind.commit(ctx, s, now, canSetCookie)
+		}
+	}
+	switch {
+	case !d.loaded:
+		return d.writeOnly(ctx, s, now, canSetCookie)
+	case d.status == store.Found && s.renew:
+		return s.m.renew(ctx, s, now)
+	case d.status == store.Found:
+		return d.update(ctx, s, now, canSetCookie)
+	case d.status == store.Missing:
+		// Stale (expired, destroyed, never issued): it reads as no session, and a write starts a new one.
+		return s.m.create(ctx, s, now, canSetCookie)
+	}
+	// Superseded: the session moved on (rotation, Renew). Its changes are not stored and it gets no cookie:
+	// a new session here would overwrite the browser's newer cookie.
+	if s.dirty() || s.renew {
+		return keepCookie, ErrSuperseded
+	}
+	return keepCookie, nil
+}
+
+// writeOnly commits the changes of a request that did not read: the write's filter checks the token and the
+// expiry itself. It does not rotate (the token list is unknown without a read). Only when the write matches
+// nothing does it read, to tell a superseded cookie (an error) from a stale one (a new session).
+func (d *dbSession) writeOnly(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {
+	c := d.cookie()
+	out, err := s.m.store.Commit(ctx, &store.Commit{ID: c.id, Now: now, AuthHash: c.hash[:],
+		Changes: s.view.changes, User: s.user})
+	if err != nil {
+		return keepCookie, s.m.storeErr("commit", c.id, err)
+	}
+	if out != store.Gone {
+		s.view.changes, s.user = nil, nil
+		return keepCookie, nil
+	}
+	if err := d.load(s, now); err != nil {
+		return keepCookie, err
+	}
+	if d.status == store.Found { // the filter missed but the read finds it: it expired in between
+		d.status = store.Missing
+		s.setRecord(nil)
+	}
+	return s.kind.commit(ctx, s, now, canSetCookie)
+}
+
+// update commits a session this request has read: changes, rotation and deadline extension in one write
+// command, all or nothing. The read authenticated the request, so the write filters on _id alone.
+func (d *dbSession) update(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {
+	rec := s.rec
+	rotate, extend := s.m.touchDue(rec, now, canSetCookie)
+	c := &store.Commit{ID: rec.ID, Now: now, Changes: s.view.changes, User: s.user}
+	if s.dirty() || rotate || extend {
+		c.Expires = s.m.deadline(now, rec.Absolute)
+	}
+	if s.m.opts.RecordClientInfo && s.dirty() {
+		ci := s.m.clientInfo(s.req, now)
+		c.Client = &ci
+	}
+	var token string
+	if rotate {
+		token = newToken()
+		c.Rotate = s.m.rotation(rec, d.cookie().hash[:], hashToken(token), now)
+	}
+	if !c.HasChanges() && c.Rotate == nil && c.Expires.IsZero() {
+		return keepCookie, nil
+	}
+	out, err := s.m.store.Commit(ctx, c)
+	if err != nil {
+		return keepCookie, s.m.storeErr("commit", rec.ID, err)
+	}
+	if out == store.Gone && s.dirty() {
+		// Destroyed or renewed while this request ran: logout and login win, the changes go with the session.
+		return keepCookie, ErrSuperseded
+	}
+	s.view.committed()
+	n := *rec
+	n.Data = s.view.stored
+	if s.user != nil {
+		n.User = *s.user
+	}
+	if !c.Expires.IsZero() {
+		n.Expires = c.Expires
+	}
+	s.user = nil
+	if out != store.Rotated {
+		s.setRecord(&n)
+		return keepCookie, nil
+	}
+	n.Tokens, n.Retired = c.Rotate.Tokens, c.Rotate.Retired
+	s.setRecord(&n)
+	d.token = token
+	return setCookie(cookieValue(rec.ID, token), rec.Absolute), nil
+}
+
+func (d *dbSession) end(ctx context.Context, s *Session) error {
+	if _, err := s.m.store.Delete(ctx, d.id()); err != nil {
+		return s.m.storeErr("destroy session", d.id(), err)
+	}
+	return nil
+}

@@ -1,0 +1,237 @@
+package mongosession
+
+// The commit and the moves between kinds: creating a session, renewing it, moving it from the cookie to the
+// database. This file is the one place that knows both kinds.
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/mongosession/mongosession/internal/store"
+)
+
+// supersededGrace is how long a renewed session's tombstone lets requests still in flight with the old cookie
+// be told apart from strangers (they get ErrSuperseded for their changes, not a new session).
+const supersededGrace = 10 * time.Minute
+
+// commit writes the request's changes once (and, after the headers went out, again for later changes). It
+// returns what to do with the cookie; canSetCookie tells whether a cookie can still reach the client.
+func (s *Session) commit(canSetCookie bool) (outcome, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return keepCookie, s.err
+	}
+	now := s.m.now()
+	if s.destroyed == nil && !s.kind.due(s, now, canSetCookie) {
+		return keepCookie, nil // untouched, or nothing due: no database work, so no context either
+	}
+	// The commit must finish even if the client goes away: a cancelled write leaves an unknown state.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.m.opts.Timeout)
+	defer cancel()
+	o := keepCookie
+	if s.destroyed != nil {
+		if err := s.destroyed.end(ctx, s); err != nil {
+			return keepCookie, err
+		}
+		s.destroyed, o = nil, clearCookie
+	}
+	next, err := s.kind.commit(ctx, s, now, canSetCookie)
+	if err != nil || next.op == opKeep {
+		return o, err
+	}
+	return next, nil
+}
+
+// noSession is the kind of a request without a usable session: its first write creates one.
+type noSession struct{}
+
+func (noSession) load(*Session, time.Time) error { return nil }
+func (noSession) due(s *Session, _ time.Time, _ bool) bool {
+	return s.dirty()
+}
+func (noSession) commit(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {
+	return s.m.create(ctx, s, now, canSetCookie)
+}
+func (noSession) end(context.Context, *Session) error { return nil }
+func (noSession) id() string                          { return "" }
+func (noSession) mode(*Session) Mode                  { return ModeNone }
+func (noSession) storesWithoutCookie(*Session) bool   { return false }
+
+// create stores a request's changes as a new session: sealed in the cookie (StartInCookie, unless the session
+// is to be in the database) or one insert.
+func (m *Manager) create(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {
+	if len(s.view.changes) == 0 && !userLinked(s) {
+		s.user = nil
+		return keepCookie, nil // nothing to store
+	}
+	if !canSetCookie {
+		s.view.changes, s.user = nil, nil
+		return keepCookie, fmt.Errorf("%w: a change to a request without a session was not stored", ErrHeadersSent)
+	}
+	if m.sealer != nil && m.opts.StartInCookie && !s.promote && !s.renew && !userLinked(s) {
+		return m.seal(ctx, s, now)
+	}
+	return m.createSession(ctx, s, now, false)
+}
+
+// userLinked reports whether the session is (or is about to be) linked to a user. Such a session lives in the
+// database, where Sessions, RevokeUser and Revoke can reach it.
+func userLinked(s *Session) bool {
+	if s.user != nil {
+		return *s.user != ""
+	}
+	return s.rec != nil && s.rec.User != ""
+}
+
+// createSession stores everything this request sees as a new database session (one insert) and points s at
+// it. The session it replaces, if any (s.rec: renewed or moved from the cookie), passes on its user link and,
+// with keepAbsolute, its creation time and absolute deadline.
+func (m *Manager) createSession(ctx context.Context, s *Session, now time.Time, keepAbsolute bool) (outcome, error) {
+	token := newToken()
+	now = now.Truncate(time.Millisecond) // what BSON keeps
+	rec := &store.Record{
+		ID:       newID(),
+		Tokens:   []store.Token{{Hash: hashToken(token), At: now}},
+		Data:     s.view.all(),
+		Created:  now,
+		Absolute: now.Add(m.opts.Lifetime),
+	}
+	if old := s.rec; old != nil {
+		rec.User = old.User
+		if keepAbsolute {
+			rec.Created, rec.Absolute = old.Created, old.Absolute
+		}
+	}
+	if s.user != nil {
+		rec.User = *s.user
+	}
+	rec.Expires = m.deadline(now, rec.Absolute)
+	if m.opts.RecordClientInfo {
+		ci := m.clientInfo(s.req, now)
+		rec.Client = &ci
+	}
+	if err := m.store.Insert(ctx, rec); err != nil {
+		return keepCookie, m.storeErr("create session", rec.ID, err)
+	}
+	s.kind = &dbSession{cands: []dbCookie{newDBCookie(rec.ID, token)}, loaded: true, status: store.Found, token: token}
+	s.setRecord(rec)
+	s.view.changes, s.user, s.renew, s.promote = nil, nil, false, false
+	return setCookie(cookieValue(rec.ID, token), rec.Absolute), nil
+}
+
+// moveToDatabase moves a cookie-mode session to the database (Promote, Renew, a user link, or a session that
+// outgrew its cookie): one insert, a database cookie. fresh restarts the Lifetime (Renew); otherwise the
+// session keeps its creation time and absolute deadline.
+func (m *Manager) moveToDatabase(ctx context.Context, s *Session, now time.Time, fresh bool) (outcome, error) {
+	o, err := m.createSession(ctx, s, now, !fresh)
+	if err != nil {
+		return keepCookie, fmt.Errorf("mongosession: move session to the database: %w", err)
+	}
+	return o, nil
+}
+
+// renew moves a database session to a new id and token: insert the new session, then supersede the old one
+// (a tombstone for requests in flight, and the old document removed as it was). Changes that parallel
+// requests stored after this one read are carried over; if the old session was destroyed meanwhile, logout
+// wins and the new one is removed again.
+func (m *Manager) renew(ctx context.Context, s *Session, now time.Time) (outcome, error) {
+	old := s.rec
+	changes, user := s.view.changes, s.user
+	o, err := m.createSession(ctx, s, now, false) // Renew restarts the Lifetime
+	if err != nil {
+		return keepCookie, fmt.Errorf("mongosession: renew: %w", err)
+	}
+	retired := make([]store.Token, 0, len(old.Tokens)+len(old.Retired))
+	retired = append(retired, old.Retired...)
+	for _, t := range old.Tokens {
+		retired = append(retired, store.Token{Hash: t.Hash, At: now})
+	}
+	final, err := m.store.Supersede(ctx, old.ID, retired, now.Add(supersededGrace))
+	if err != nil {
+		return keepCookie, m.storeErr("renew: retire the old session", old.ID, err)
+	}
+	created := s.rec
+	if final == nil {
+		if _, err := m.store.Delete(ctx, created.ID); err != nil {
+			return keepCookie, m.storeErr("renew: remove the new session", created.ID, err)
+		}
+		return keepCookie, ErrSuperseded
+	}
+	if sameData(final.Data, old.Data) && final.User == old.User {
+		return o, nil
+	}
+	// Parallel requests changed the old session after this one read it: apply this request's changes on
+	// their result, and store that in the new session.
+	merged := view{stored: final.Data, changes: changes}
+	data := merged.all()
+	c := &store.Commit{ID: created.ID, Now: now, Changes: map[string]store.Change{}}
+	for k, v := range data {
+		c.Changes[k] = store.Change{Op: store.OpSet, Value: v}
+	}
+	for k := range created.Data {
+		if _, ok := data[k]; !ok {
+			c.Changes[k] = store.Change{Op: store.OpUnset}
+		}
+	}
+	if user == nil && final.User != created.User {
+		c.User = &final.User
+	}
+	if _, err := m.store.Commit(ctx, c); err != nil {
+		return keepCookie, m.storeErr("renew: carry parallel changes over", created.ID, err)
+	}
+	n := *created
+	n.Data = data
+	if c.User != nil {
+		n.User = *c.User
+	}
+	s.setRecord(&n)
+	return o, nil
+}
+
+// touchDue reports whether a commit of rec at now rotates the token (only while a cookie can still be sent)
+// and whether it extends the deadline (once it has drifted by more than a tenth of IdleTimeout). The fast
+// path (dbSession.due) and the write (dbSession.update) both ask it.
+func (m *Manager) touchDue(rec *store.Record, now time.Time, canSetCookie bool) (rotate, extend bool) {
+	rotate = canSetCookie && now.Sub(rec.Newest().At) >= m.opts.TokenTTL
+	extend = m.deadline(now, rec.Absolute).Sub(rec.Expires) > m.opts.IdleTimeout/10
+	return rotate, extend
+}
+
+// deadline is the expiry a write at now sets: the idle deadline, never past the absolute one (so a write
+// after a successful read needs no expiry in its filter).
+func (m *Manager) deadline(now, absolute time.Time) time.Time {
+	return minTime(now.Add(m.opts.IdleTimeout), absolute).Truncate(time.Millisecond)
+}
+
+// retiredKept bounds the list of retired token hashes kept per session.
+const retiredKept = 8
+
+// rotation adds a new token and retires the oldest ones beyond TokensKept, but never the token this request
+// presented: if the new cookie never reaches the browser (a late acknowledgement, a lost response), the
+// browser's token must still be accepted, however often that happens.
+func (m *Manager) rotation(rec *store.Record, presented, newHash []byte, now time.Time) *store.Rotation {
+	now = now.Truncate(time.Millisecond)
+	tokens := append(append(make([]store.Token, 0, len(rec.Tokens)+1), rec.Tokens...), store.Token{Hash: newHash, At: now})
+	retired := append([]store.Token(nil), rec.Retired...)
+	for len(tokens) > m.opts.TokensKept {
+		i := 0
+		if string(tokens[0].Hash) == string(presented) {
+			i = 1
+		}
+		retired = append(retired, store.Token{Hash: tokens[i].Hash, At: now})
+		tokens = append(tokens[:i], tokens[i+1:]...)
+	}
+	if len(retired) > retiredKept {
+		retired = retired[len(retired)-retiredKept:]
+	}
+	return &store.Rotation{ExpectNewest: rec.Newest().Hash, Tokens: tokens, Retired: retired}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
