@@ -66,6 +66,8 @@ type envConfig struct {
 	uri     string // default mongosession.TestURI
 	handler func(e *env) http.Handler
 	timeout time.Duration // server selection timeout
+	// onCommand sees every command the session's work sends (not the driver's own handshakes).
+	onCommand func(name string, cmd bson.Raw)
 }
 
 func newEnv(t *testing.T, cfg envConfig) *env {
@@ -80,6 +82,9 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 			if !notCounted[ev.CommandName] {
 				e.cmds.Add(1)
 				e.names.Store(ev.CommandName, true)
+				if cfg.onCommand != nil {
+					cfg.onCommand(ev.CommandName, ev.Command)
+				}
 			}
 		},
 	})
@@ -240,11 +245,15 @@ func (e *env) docCount(filter bson.D) int64 {
 	return n
 }
 
-// proxy is a TCP forwarder in front of the database, so a test can take the database away.
+// proxy is a TCP forwarder in front of the database that can inject faults: take the database away, answer
+// nothing (a black hole), or hold replies back.
 type proxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+	hole   bool          // black hole: accept, forward nothing
+	delay  time.Duration // hold each reply back this long
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -252,12 +261,20 @@ func newProxy(t *testing.T, target string) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{ln: ln}
+	p := &proxy{ln: ln, target: target}
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c)
+			hole := p.hole
+			p.mu.Unlock()
+			if hole {
+				go func() { _, _ = io.Copy(io.Discard, c) }() // never answered, even after the hole closes
+				continue
 			}
 			u, err := net.Dial("tcp", target)
 			if err != nil {
@@ -265,14 +282,53 @@ func newProxy(t *testing.T, target string) *proxy {
 				continue
 			}
 			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
+			p.conns = append(p.conns, u)
 			p.mu.Unlock()
-			go func() { _, _ = io.Copy(u, c); u.Close() }()
-			go func() { _, _ = io.Copy(c, u); c.Close() }()
+			go p.pump(u, c, false)
+			go p.pump(c, u, true)
 		}
 	}()
 	t.Cleanup(p.stop)
 	return p
+}
+
+// pump copies src to dst, dropping what passes during a black hole and delaying replies when asked to.
+func (p *proxy) pump(dst, src net.Conn, replies bool) {
+	defer dst.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			hole, delay := p.hole, p.delay
+			p.mu.Unlock()
+			if replies && delay > 0 {
+				time.Sleep(delay) // the fault itself: a database that answers late
+			}
+			if !hole {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// blackHole makes the database accept connections and answer nothing (on) or answer again (off).
+func (p *proxy) blackHole(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hole = on
+}
+
+// delayReplies holds every reply from the database back by d (0: none).
+func (p *proxy) delayReplies(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay = d
 }
 
 // newProxiedURI returns a proxy in front of the test database and a URI that reaches the database through it.

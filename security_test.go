@@ -317,6 +317,12 @@ func TestHostPrefixCookie(t *testing.T) {
 		"named":      {CookieName: "__Host-x", CookiePath: "/app"},
 		"__Secure-":  {CookieName: "__Secure-x", InsecureCookie: true},
 		"None+plain": {CookieSameSite: http.SameSiteNoneMode, InsecureCookie: true},
+		// Browsers apply the prefixes case-insensitively, and so does New.
+		"__HOST- insecure": {CookieName: "__HOST-x", InsecureCookie: true},
+		"__host- domain":   {CookieName: "__host-x", CookieDomain: "example.com"},
+		"__HoSt- path":     {CookieName: "__HoSt-x", CookiePath: "/app"},
+		"__SECURE- plain":  {CookieName: "__SECURE-x", InsecureCookie: true},
+		"__secure- plain":  {CookieName: "__secure-x", InsecureCookie: true},
 	} {
 		if _, err := mongosession.New(memStore(), o); err == nil {
 			t.Errorf("%s: New accepted an impossible cookie", name)
