@@ -45,17 +45,6 @@ func cookieRoutes(e *env) http.Handler {
 func isSealed(v string) bool   { return strings.HasPrefix(v, "c1.") }
 func isDatabase(v string) bool { return len(v) == 66 && v[22] == '.' }
 
-// countBody is env.count that also returns the body.
-func (e *env) countBody(path string) (int64, string) {
-	e.t.Helper()
-	e.cmds.Store(0)
-	code, body, _ := e.do(e.client, path)
-	if code != http.StatusOK || strings.HasPrefix(body, "err") {
-		e.t.Fatalf("GET %s: %d %q", path, code, body)
-	}
-	return e.cmds.Load(), body
-}
-
 func TestCookieModeCostsNoDatabaseWork(t *testing.T) {
 	e := newEnv(t, envConfig{opts: cookieOpts(), handler: cookieRoutes})
 	for i, step := range []struct{ path, want string }{
@@ -69,7 +58,7 @@ func TestCookieModeCostsNoDatabaseWork(t *testing.T) {
 		{"/incr", "ok 3"},
 		{"/mode", "ok cookie"},
 	} {
-		n, body := e.countBody(step.path)
+		n, body := e.countBody(e.client, step.path)
 		if n != 0 || body != step.want {
 			names := []string{}
 			e.names.Range(func(k, _ any) bool { names = append(names, k.(string)); return true })
@@ -87,7 +76,7 @@ func TestCookieModeCostsNoDatabaseWork(t *testing.T) {
 	}
 
 	// Promote: one insert, a database cookie, the data carried over.
-	if n, _ := e.countBody("/promote"); n != 1 {
+	if n, _ := e.countBody(e.client, "/promote"); n != 1 {
 		t.Fatalf("Promote: %d database commands, want 1 (the insert)", n)
 	}
 	if c := e.cookie(); !isDatabase(c) {
@@ -102,7 +91,7 @@ func TestCookieModeCostsNoDatabaseWork(t *testing.T) {
 	if got := e.get("/mode"); got != "ok database" {
 		t.Fatalf("mode after Promote: %q", got)
 	}
-	if n, body := e.countBody("/promote"); n != 0 || body != "ok" {
+	if n, body := e.countBody(e.client, "/promote"); n != 0 || body != "ok" {
 		t.Fatalf("Promote of a database session: %d commands, %q", n, body)
 	}
 }
@@ -110,7 +99,7 @@ func TestCookieModeCostsNoDatabaseWork(t *testing.T) {
 func TestCookieModeRenewPromotes(t *testing.T) {
 	e := newEnv(t, envConfig{opts: cookieOpts(), handler: cookieRoutes})
 	e.get("/incr")
-	if n, _ := e.countBody("/renew"); n != 1 {
+	if n, _ := e.countBody(e.client, "/renew"); n != 1 {
 		t.Fatalf("Renew of a cookie-mode session: %d database commands, want 1 (the insert)", n)
 	}
 	if c := e.cookie(); !isDatabase(c) {
@@ -127,7 +116,7 @@ func TestCookieModeRenewPromotes(t *testing.T) {
 func TestCookieModeOnlyWhenStartInCookie(t *testing.T) {
 	// Keys without StartInCookie: sessions start in the database; sealed cookies still open.
 	e := newEnv(t, envConfig{opts: mongosession.Options{CookieKeys: [][]byte{testKey1}}, handler: cookieRoutes})
-	if n, body := e.countBody("/incr"); n != 1 || body != "ok 1" || !isDatabase(e.cookie()) {
+	if n, body := e.countBody(e.client, "/incr"); n != 1 || body != "ok 1" || !isDatabase(e.cookie()) {
 		t.Fatalf("new session without StartInCookie: %d commands, %q, cookie %q", n, body, e.cookie())
 	}
 	sealed := mongosession.SealForTest(e.mgr, map[string]any{"visits": 7}, time.Now(), time.Now())
@@ -141,10 +130,10 @@ func TestCookieModeOnlyWhenStartInCookie(t *testing.T) {
 func TestCookieModeOutgrowsCookie(t *testing.T) {
 	e := newEnv(t, envConfig{opts: cookieOpts(), handler: cookieRoutes})
 	small, big := strings.Repeat("s", 1000), strings.Repeat("b", 2000)
-	if n, _ := e.countBody("/put?k=small&v=" + small); n != 0 || !isSealed(e.cookie()) {
+	if n, _ := e.countBody(e.client, "/put?k=small&v=" + small); n != 0 || !isSealed(e.cookie()) {
 		t.Fatalf("1000 bytes: %d commands, cookie %q", n, e.cookie())
 	}
-	if n, _ := e.countBody("/put?k=big&v=" + big); n != 1 || !isDatabase(e.cookie()) {
+	if n, _ := e.countBody(e.client, "/put?k=big&v=" + big); n != 1 || !isDatabase(e.cookie()) {
 		t.Fatalf("3000 bytes: %d commands (want 1 insert), cookie %q", n, e.cookie())
 	}
 	if got := e.get("/get?k=small"); got != "ok "+small {
@@ -287,14 +276,10 @@ func TestCookieModeHostileInput(t *testing.T) {
 	}
 }
 
+// cookieOf returns the session cookie a recorded response set (any name ending in "session").
 func cookieOf(t *testing.T, rec *httptest.ResponseRecorder) string {
 	t.Helper()
-	for _, c := range rec.Result().Cookies() {
-		if strings.HasSuffix(c.Name, "session") {
-			return c.Value
-		}
-	}
-	return ""
+	return sessionCookie(rec.Result().Cookies(), func(name string) bool { return strings.HasSuffix(name, "session") })
 }
 
 func TestCookieKeyRotation(t *testing.T) {

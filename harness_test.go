@@ -217,19 +217,31 @@ func (e *env) get(path string) string {
 // count returns how many database commands one request to path makes.
 func (e *env) count(c *http.Client, path string) int64 {
 	e.t.Helper()
+	n, _ := e.countBody(c, path)
+	return n
+}
+
+// countBody is count that also returns the body.
+func (e *env) countBody(c *http.Client, path string) (int64, string) {
+	e.t.Helper()
 	e.cmds.Store(0)
 	code, body, _ := e.do(c, path)
 	if code != http.StatusOK || strings.HasPrefix(body, "err") {
 		e.t.Fatalf("GET %s: %d %q", path, code, body)
 	}
-	return e.cmds.Load()
+	return e.cmds.Load(), body
 }
 
 // cookie returns the value of the session cookie the env's client holds.
 func (e *env) cookie() string {
-	e.t.Helper()
-	for _, c := range e.client.Jar.Cookies(mustURL(e.srv.URL)) {
-		if c.Name == e.mgr.Options().CookieName {
+	name := e.mgr.Options().CookieName
+	return sessionCookie(e.client.Jar.Cookies(mustURL(e.srv.URL)), func(n string) bool { return n == name })
+}
+
+// sessionCookie returns the value of the first cookie whose name matches.
+func sessionCookie(cookies []*http.Cookie, match func(name string) bool) string {
+	for _, c := range cookies {
+		if match(c.Name) {
 			return c.Value
 		}
 	}

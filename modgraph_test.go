@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -30,7 +29,10 @@ func TestModuleGraphHasNoTestDependencies(t *testing.T) {
 		t.Fatal(err)
 	}
 	write("go.sum", string(sum))
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
 	run := func(args ...string) string {
 		cmd := exec.Command(goBin, args...)
 		cmd.Dir = dir

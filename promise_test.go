@@ -468,8 +468,17 @@ func TestClientGoneWhileLoading(t *testing.T) {
 	p, uri := newProxiedURI(t)
 	var logs bytes.Buffer
 	var mu sync.Mutex
-	called := make(chan struct{}, 1)
-	e := newEnv(t, envConfig{uri: uri, opts: mongosession.Options{
+	called, loading := make(chan struct{}, 1), make(chan struct{}, 1)
+	e := newEnv(t, envConfig{uri: uri, handler: func(e *env) http.Handler {
+		inner := routes(e)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/slowload" {
+				loading <- struct{}{}
+				r.URL.Path = "/incr"
+			}
+			inner.ServeHTTP(w, r)
+		})
+	}, opts: mongosession.Options{
 		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil)),
 		ErrorFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			called <- struct{}{}
@@ -477,8 +486,8 @@ func TestClientGoneWhileLoading(t *testing.T) {
 	e.get("/incr")
 	p.delayReplies(time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/incr", nil)
-	go func() { time.Sleep(200 * time.Millisecond); cancel() }() // the client gives up while the read is held back
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/slowload", nil)
+	go func() { <-loading; cancel() }() // the client gives up while the read is held back
 	if _, err := e.client.Do(req); err == nil {
 		t.Fatal("the request was not cancelled")
 	}
