@@ -7,7 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/mongosession/mongosession"
-	"github.com/mongosession/mongosession/adapters/internal/routertest"
+	"github.com/mongosession/mongosession/internal/routertest"
 )
 
 func count(w http.ResponseWriter, r *http.Request) {

@@ -11,7 +11,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/mongosession/mongosession"
 	"github.com/mongosession/mongosession/adapters/echo"
-	"github.com/mongosession/mongosession/adapters/internal/routertest"
+	"github.com/mongosession/mongosession/internal/routertest"
 )
 
 func count(c echo.Context) error {

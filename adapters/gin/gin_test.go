@@ -8,7 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/mongosession/mongosession"
 	"github.com/mongosession/mongosession/adapters/gin"
-	"github.com/mongosession/mongosession/adapters/internal/routertest"
+	"github.com/mongosession/mongosession/internal/routertest"
 )
 
 func init() { gin.SetMode(gin.TestMode) }

@@ -2,15 +2,11 @@ module github.com/mongosession/mongosession/adapters/gin
 
 go 1.25.0
 
-replace (
-	github.com/mongosession/mongosession => ../..
-	github.com/mongosession/mongosession/adapters/internal/routertest => ../internal/routertest
-)
+replace github.com/mongosession/mongosession => ../..
 
 require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/mongosession/mongosession v0.0.0
-	github.com/mongosession/mongosession/adapters/internal/routertest v0.0.0-00010101000000-000000000000
 )
 
 require (

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/mongosession/mongosession/adapters/internal/routertest"
+	"github.com/mongosession/mongosession/internal/routertest"
 )
 
 func TestMain(m *testing.M) { os.Exit(routertest.Main(m)) }

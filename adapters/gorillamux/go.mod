@@ -2,15 +2,11 @@ module github.com/mongosession/mongosession/adapters/gorillamux
 
 go 1.25.0
 
-replace (
-	github.com/mongosession/mongosession => ../..
-	github.com/mongosession/mongosession/adapters/internal/routertest => ../internal/routertest
-)
+replace github.com/mongosession/mongosession => ../..
 
 require (
 	github.com/gorilla/mux v1.8.1
 	github.com/mongosession/mongosession v0.0.0
-	github.com/mongosession/mongosession/adapters/internal/routertest v0.0.0
 )
 
 require (

@@ -7,7 +7,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/mongosession/mongosession"
-	"github.com/mongosession/mongosession/adapters/internal/routertest"
+	"github.com/mongosession/mongosession/internal/routertest"
 )
 
 func count(w http.ResponseWriter, r *http.Request) {

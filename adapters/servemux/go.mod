@@ -2,15 +2,9 @@ module github.com/mongosession/mongosession/adapters/servemux
 
 go 1.25.0
 
-replace (
-	github.com/mongosession/mongosession => ../..
-	github.com/mongosession/mongosession/adapters/internal/routertest => ../internal/routertest
-)
+replace github.com/mongosession/mongosession => ../..
 
-require (
-	github.com/mongosession/mongosession v0.0.0
-	github.com/mongosession/mongosession/adapters/internal/routertest v0.0.0
-)
+require github.com/mongosession/mongosession v0.0.0
 
 require (
 	github.com/klauspost/compress v1.20.3 // indirect

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/mongosession/mongosession"
-	"github.com/mongosession/mongosession/adapters/internal/routertest"
+	"github.com/mongosession/mongosession/internal/routertest"
 )
 
 func TestServeMuxTakesTheMiddleware(t *testing.T) {

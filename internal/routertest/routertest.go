@@ -1,7 +1,9 @@
 // Package routertest is the scenario every router adapter's test runs, against a real database: the
 // development database that the library's tests use (or $MONGOSESSION_TEST_URI).
 //
-// It lives in a module of its own so that no router, and no test helper, enters the library's module graph.
+// It is internal to the library module, which is already a dependency of every adapter module (internal
+// packages are importable by import path: github.com/mongosession/mongosession/adapters/... may), and it
+// imports no router: the routers stay in the adapter modules.
 package routertest
 
 import (
