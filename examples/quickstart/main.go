@@ -28,9 +28,10 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	// The session cookie is Secure by default: browsers send it back only over https. Over plain http every
-	// request would then start a new session (Chromium silently drops Secure cookies on http://<lan address>;
-	// it exempts only localhost). Turn this on for plain-http development, never in production.
+	// The session cookie is Secure by default: browsers accept it only over https, and on a loopback address
+	// such as localhost. Over plain http from a LAN address (http://192.168.1.10:8080) Chromium drops it
+	// silently, so every request starts a new session. Turn this on for plain-http development, never in
+	// production.
 	insecureCookie := flag.Bool("insecure-cookie", false, "send the session cookie over plain http (development only)")
 	flag.Parse()
 	uri := os.Getenv("MONGODB_URI")
