@@ -23,7 +23,6 @@ import (
 
 	"github.com/mongosession/mongosession"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 func main() {
@@ -42,14 +41,15 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	// Short timeouts: while the database is down, requests fail fast (503) and recover soon after it is back.
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetConnectTimeout(2 * time.Second).SetServerSelectionTimeout(2 * time.Second))
+	// ClientOptions: short timeouts, so that while the database is down requests fail fast (503), and they
+	// recover within about 2 s of its return (the driver's defaults wait 30 s).
+	client, err := mongo.Connect(mongosession.ClientOptions(uri))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer func() { _ = client.Disconnect(context.Background()) }()
 
-	store, err := mongosession.NewMongoStore(ctx, client.Database("quickstart").Collection("sessions"))
+	store, err := mongosession.NewMongoStore(ctx, client.Database("quickstart").Collection("sessions"), mongosession.StoreOptions{})
 	if err != nil {
 		log.Fatalf("%v (is the database running? make devdb starts one)", err)
 	}

@@ -23,7 +23,6 @@ import (
 	"github.com/mongosession/mongosession/internal/testdb"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // CounterPath is the route every router under test serves with GET: add 1 to the session's counter (Count)
@@ -35,9 +34,20 @@ func Count(r *http.Request) (int64, error) {
 	return mongosession.FromContext(r.Context()).Incr("count", 1)
 }
 
-// tokenTTL is short so that the scenario can make the token stale.
-// TODO(clock): with Options.Clock, keep the default TokenTTL and move a fake clock in advance instead of sleeping.
-const tokenTTL = 150 * time.Millisecond
+// clock is the Managers' time: it moves only when a scenario advances it (Options.Clock).
+var clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func now() time.Time {
+	clock.mu.Lock()
+	defer clock.mu.Unlock()
+	if clock.now.IsZero() {
+		clock.now = time.Now()
+	}
+	return clock.now
+}
 
 // Run serves build(mgr) with a Manager on a fresh collection and checks, as a browser would see it:
 // the cookie arrives on the first response, the counter survives reloads, a rotated token reaches the client
@@ -64,7 +74,7 @@ func Run(t *testing.T, build func(mgr *mongosession.Manager) http.Handler) {
 	}
 	WantDocuments(t, coll, 1)
 
-	advance(tokenTTL + 50*time.Millisecond)
+	advance(mongosession.DefaultTokenTTL)
 	before := c.cookie.Value
 	set = c.get(5)
 	if set == nil {
@@ -81,9 +91,13 @@ func Run(t *testing.T, build func(mgr *mongosession.Manager) http.Handler) {
 	WantDocuments(t, coll, 1)
 }
 
-// advance makes time pass for the Manager.
-// TODO(clock): move the fake clock given as Options.Clock instead of sleeping.
-func advance(d time.Duration) { time.Sleep(d) }
+// advance makes time pass for the Managers.
+func advance(d time.Duration) {
+	now()
+	clock.mu.Lock()
+	clock.now = clock.now.Add(d)
+	clock.mu.Unlock()
+}
 
 // Main runs the tests of a package that uses this one, then stops the database they shared:
 //
@@ -115,7 +129,7 @@ func databaseURI() (string, error) {
 	return db.uri, db.err
 }
 
-// NewManager connects to the test database and returns a Manager (plain-http cookie, short TokenTTL) on a
+// NewManager connects to the test database and returns a Manager (plain-http cookie, the shared clock) on a
 // collection of its own, dropped at the end of the test.
 func NewManager(t *testing.T) (*mongosession.Manager, *mongo.Collection) {
 	t.Helper()
@@ -123,9 +137,7 @@ func NewManager(t *testing.T) (*mongosession.Manager, *mongo.Collection) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// TODO(api): mongo.Connect(mongosession.ClientOptions(uri)) once it exists.
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).
-		SetConnectTimeout(2 * time.Second).SetServerSelectionTimeout(2 * time.Second))
+	client, err := mongo.Connect(mongosession.ClientOptions(uri))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,15 +146,14 @@ func NewManager(t *testing.T) (*mongosession.Manager, *mongo.Collection) {
 	ctx := t.Context()
 	coll := client.Database("routertest").Collection("sessions_" + rand.Text())
 	t.Cleanup(func() { _ = coll.Drop(context.Background()) })
-	// TODO(api): NewMongoStore(ctx, coll, mongosession.StoreOptions{}) once StoreOptions exists.
-	store, err := mongosession.NewMongoStore(ctx, coll)
+	store, err := mongosession.NewMongoStore(ctx, coll, mongosession.StoreOptions{Clock: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	mgr, err := mongosession.New(store, mongosession.Options{
 		InsecureCookie: true, // httptest serves plain http
-		TokenTTL:       tokenTTL,
+		Clock:          now,
 	})
 	if err != nil {
 		t.Fatal(err)
