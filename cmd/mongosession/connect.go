@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/mongosession/mongosession"
+)
+
+// connect opens a client and pings the server, all within ctx. URI parsing may resolve DNS (mongodb+srv)
+// without a deadline of its own, so the whole step runs aside and is abandoned when ctx ends.
+func connect(ctx context.Context, g *globals) (*mongo.Client, error) {
+	type result struct {
+		client *mongo.Client
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// Give up on the server a little before the command's deadline, so that the driver's own
+		// explanation (for example "connection refused") wins the race against the bare deadline.
+		early := g.timeout / 10
+		if early > 500*time.Millisecond {
+			early = 500 * time.Millisecond
+		}
+		pingCtx, pingCancel := context.WithTimeout(ctx, g.timeout-early)
+		defer pingCancel()
+		opts := options.Client().ApplyURI(g.uri).
+			SetServerSelectionTimeout(g.timeout - early).
+			SetConnectTimeout(g.timeout).
+			SetAppName("mongosession-cli")
+		client, err := mongo.Connect(opts)
+		if err != nil {
+			done <- result{err: fmt.Errorf("invalid --uri: %w", err)}
+			return
+		}
+		if err := client.Ping(pingCtx, nil); err != nil {
+			dctx, dcancel := context.WithTimeout(context.Background(), time.Second)
+			_ = client.Disconnect(dctx)
+			dcancel()
+			done <- result{err: fmt.Errorf("cannot reach MongoDB%s within %v: %w", where(g.uri), g.timeout, err)}
+			return
+		}
+		done <- result{client: client}
+	}()
+	select {
+	case r := <-done:
+		return r.client, r.err
+	case <-ctx.Done():
+		go func() { // disconnect whatever arrives late
+			if r := <-done; r.client != nil {
+				dctx, dcancel := context.WithTimeout(context.Background(), time.Second)
+				_ = r.client.Disconnect(dctx)
+				dcancel()
+			}
+		}()
+		return nil, fmt.Errorf("cannot reach MongoDB%s: %w", where(g.uri), explain(ctx, g, ctx.Err()))
+	}
+}
+
+// where names the hosts of uri for error messages, without credentials or options.
+func where(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return " at " + u.Host
+}
+
+// checkCollection refuses a collection that does not exist: a mistyped --db or --collection must not
+// report "0 sessions" or create an empty collection with indexes.
+func checkCollection(ctx context.Context, coll *mongo.Collection) error {
+	names, err := coll.Database().ListCollectionNames(ctx, bson.D{{Key: "name", Value: coll.Name()}})
+	if err != nil {
+		return fmt.Errorf("list collections: %w", err)
+	}
+	for _, n := range names {
+		if n == coll.Name() {
+			return nil
+		}
+	}
+	return fmt.Errorf("collection %s.%s does not exist (check --db and --collection)", coll.Database().Name(),
+		coll.Name())
+}
+
+// openStore opens the library's store on coll. Its background purge (only on servers without TTL indexes)
+// never gets to run during a command; Close stops it.
+func openStore(ctx context.Context, coll *mongo.Collection, opts ...mongosession.StoreOption) (*mongosession.MongoStore, error) {
+	opts = append([]mongosession.StoreOption{mongosession.WithPurgeInterval(24 * time.Hour)}, opts...)
+	return mongosession.NewMongoStore(ctx, coll, opts...)
+}
+
+// openManager opens the store (making sure its indexes exist) and a Manager over it.
+func openManager(ctx context.Context, coll *mongo.Collection) (*mongosession.Manager, func(), error) {
+	store, err := openStore(ctx, coll)
+	if err != nil {
+		return nil, nil, err
+	}
+	mgr, err := mongosession.New(store, mongosession.Options{})
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return mgr, func() { store.Close() }, nil
+}
