@@ -88,23 +88,14 @@ func checkCollection(ctx context.Context, coll *mongo.Collection) error {
 		coll.Name())
 }
 
-// openStore opens the library's store on coll. Its background purge (only on servers without TTL indexes)
-// never gets to run during a command; Close stops it.
-func openStore(ctx context.Context, coll *mongo.Collection, opts ...mongosession.StoreOption) (*mongosession.MongoStore, error) {
-	opts = append([]mongosession.StoreOption{mongosession.WithPurgeInterval(24 * time.Hour)}, opts...)
-	return mongosession.NewMongoStore(ctx, coll, opts...)
+// openStore opens the library's store on coll, which (like the application does at startup) makes sure the
+// collection's indexes exist. Its background purge (only on servers without TTL indexes) never gets to run
+// during a command; Close stops it.
+func openStore(ctx context.Context, coll *mongo.Collection, purgeBatch int) (*mongosession.MongoStore, error) {
+	return mongosession.NewMongoStore(ctx, coll, mongosession.WithPurgeInterval(24*time.Hour), mongosession.WithPurgeBatch(purgeBatch))
 }
 
-// openManager opens the store (making sure its indexes exist) and a Manager over it.
-func openManager(ctx context.Context, coll *mongo.Collection) (*mongosession.Manager, func(), error) {
-	store, err := openStore(ctx, coll)
-	if err != nil {
-		return nil, nil, err
-	}
-	mgr, err := mongosession.New(store, mongosession.Options{})
-	if err != nil {
-		store.Close()
-		return nil, nil, err
-	}
-	return mgr, func() { store.Close() }, nil
+// newManager returns a Manager over store, for the queries by user that Manager offers.
+func newManager(store *mongosession.MongoStore) (*mongosession.Manager, error) {
+	return mongosession.New(store, mongosession.Options{})
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/mongosession/mongosession"
 )
 
 const usage = `Usage: mongosession [global flags] <command> [flags]
@@ -16,12 +18,20 @@ Commands:
                            prints how many were deleted
   stats                    count live sessions, those linked to a user and expired ones
                            not yet removed; age spread (min, median, p90, max) of live ones
-  list --user ID           list the user's live sessions (id, created, last seen, expires,
-                           remote address, user agent), one per line after a header
-  revoke --user ID [--except SESSIONID ...]
+  list --user ID [--show-ids]
+                           list the user's live sessions, one per line after a header:
+                           SESSION (the hash that security events such as token_reuse
+                           name), created, last seen, expires, remote address, user agent;
+                           --show-ids adds the raw session ids (the cookie's first half)
+  revoke --user ID [--except SESSION ...]
                            delete every session of the user except the listed ones
-  revoke --session ID      delete one session
+  revoke --user ID --session SESSION
+                           delete one session of the user
+  revoke --session ID      delete one session by its raw id
                            (revoke prints how many sessions were deleted)
+
+  SESSION is a session hash as list prints it, or a raw id. A hash is one-way: it is
+  matched against the user's live sessions only (an indexed query), so it needs --user.
 
 Global flags, accepted before or after the command name:
   --uri URI                MongoDB connection string
@@ -69,8 +79,9 @@ type command struct {
 	name    string
 	batch   int
 	user    string
-	session string
+	session string // a raw id, or with user also a session hash
 	except  listFlag
+	showIDs bool
 }
 
 // usageError is a bad command line: exit status 2.
@@ -119,10 +130,11 @@ func parse(args []string, g *globals) (*command, error) {
 	case "stats":
 	case "list":
 		fs.StringVar(&c.user, "user", "", "user id")
+		fs.BoolVar(&c.showIDs, "show-ids", false, "add the raw session ids")
 	case "revoke":
 		fs.StringVar(&c.user, "user", "", "user id")
-		fs.StringVar(&c.session, "session", "", "session id")
-		fs.Var(&c.except, "except", "session id to keep (repeatable)")
+		fs.StringVar(&c.session, "session", "", "session hash or id")
+		fs.Var(&c.except, "except", "session hash or id to keep (repeatable)")
 	case "help":
 		return nil, errHelp
 	default:
@@ -136,6 +148,16 @@ func parse(args []string, g *globals) (*command, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, usagef("%s: unexpected argument %q", c.name, fs.Arg(0))
+	}
+	// An empty --user or --session (say, from an unset shell variable) must not widen what revoke deletes.
+	var empty error
+	fs.Visit(func(f *flag.Flag) {
+		if (f.Name == "user" || f.Name == "session") && f.Value.String() == "" && empty == nil {
+			empty = usagef("%s: --%s needs a value", c.name, f.Name)
+		}
+	})
+	if empty != nil {
+		return nil, empty
 	}
 	switch {
 	case g.timeout <= 0:
@@ -156,16 +178,33 @@ func parse(args []string, g *globals) (*command, error) {
 		}
 	case "revoke":
 		switch {
-		case (c.user == "") == (c.session == ""):
-			return nil, usagef("revoke: give exactly one of --user and --session")
+		case c.user == "" && c.session == "":
+			return nil, usagef("revoke: give --user, --session or both")
+		case c.user == "" && isSessionHash(c.session):
+			return nil, usagef("revoke: %s is a session hash: give the user too (--user ID --session HASH); "+
+				"hashes are one-way and only the user's sessions are looked up", c.session)
 		case c.session != "" && len(c.except) > 0:
-			return nil, usagef("revoke: --except goes with --user, not --session")
+			return nil, usagef("revoke: --except goes with --user alone, not with --session")
 		}
-		for _, id := range c.except {
-			if id == "" {
-				return nil, usagef("revoke: --except needs a session id")
+		for _, ref := range c.except {
+			if ref == "" {
+				return nil, usagef("revoke: --except needs a session hash or id")
 			}
 		}
 	}
 	return c, nil
+}
+
+// isSessionHash reports whether ref has the shape of mongosession.SessionHash: hex digits, as many as a hash
+// has. A session id never has that shape (its length differs).
+func isSessionHash(ref string) bool {
+	if len(ref) != len(mongosession.SessionHash("")) {
+		return false
+	}
+	for _, r := range ref {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return false
+		}
+	}
+	return true
 }

@@ -5,19 +5,18 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"text/tabwriter"
-	"time"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
+	"github.com/mongosession/mongosession"
 )
 
-func list(ctx context.Context, coll *mongo.Collection, user string, stdout io.Writer) error {
-	mgr, closeStore, err := openManager(ctx, coll)
+// list prints the user's live sessions, oldest first. A session is named by its hash (SESSION), the form in
+// which security events name it; --show-ids adds the raw id.
+func list(ctx context.Context, store *mongosession.MongoStore, c *command, stdout io.Writer) error {
+	mgr, err := newManager(store)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
-	infos, err := mgr.Sessions(ctx, user)
+	infos, err := mgr.Sessions(ctx, c.user)
 	if err != nil {
 		return err
 	}
@@ -27,17 +26,18 @@ func list(ctx context.Context, coll *mongo.Collection, user string, stdout io.Wr
 		}
 		return infos[i].ID < infos[j].ID
 	})
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tEXPIRES\tREMOTE ADDR\tUSER AGENT")
-	ts := func(t time.Time) string {
-		if t.IsZero() {
-			return "-"
+	tw := newTable(stdout)
+	id := func(s mongosession.SessionInfo) string {
+		if c.showIDs {
+			return "\t" + printable(s.ID)
 		}
-		return t.UTC().Format(time.RFC3339)
+		return ""
 	}
+	fmt.Fprintf(tw, "SESSION%s\tCREATED\tLAST SEEN\tEXPIRES\tREMOTE ADDR\tUSER AGENT\n",
+		id(mongosession.SessionInfo{ID: "ID"}))
 	for _, s := range infos {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", printable(s.ID), ts(s.Created), ts(s.LastSeen), ts(s.Expires),
-			printable(s.RemoteAddr), printable(s.UserAgent))
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\t%s\n", mongosession.SessionHash(s.ID), id(s), timestamp(s.Created),
+			timestamp(s.LastSeen), timestamp(s.Expires), printable(s.RemoteAddr), printable(s.UserAgent))
 	}
 	return tw.Flush()
 }

@@ -10,10 +10,19 @@
 //	      --batch N           sessions per delete batch (default 1000)
 //	stats                   live sessions, those linked to a user, expired ones not yet removed,
 //	                        and the age spread (min, median, p90, max) of the live ones
-//	list --user ID          the user's live sessions, one per line after a header
-//	revoke --user ID [--except SESSIONID ...]
+//	list --user ID [--show-ids]
+//	                        the user's live sessions, one per line after a header; the SESSION column is
+//	                        mongosession.SessionHash of the id, the name security events (token_reuse) use;
+//	                        --show-ids adds the raw ids
+//	revoke --user ID [--except SESSION ...]
 //	                        delete every session of the user except the listed ones
-//	revoke --session ID     delete one session
+//	revoke --user ID --session SESSION
+//	                        delete one session of the user
+//	revoke --session ID     delete one session by its raw id
+//
+// SESSION is a hash (as list prints it and events name it) or a raw id. A hash is one-way, so it is resolved
+// among the user's live sessions (an indexed query), never by reading the whole collection: a hash needs
+// --user. An --except that names no live session of the user is an error and nothing is deleted.
 //
 // Global flags (accepted before or after the command name):
 //
@@ -26,8 +35,9 @@
 // The server is pinged before any work, so a bad URI, an unreachable server or a missing collection gives one
 // line on stderr, prefixed "mongosession: ", and exit status 1 within the timeout. Usage errors exit with 2.
 //
-// purge, list and revoke --user open the collection through mongosession.NewMongoStore, which (like the
-// application does at startup) ensures the collection's indexes exist.
+// Every command opens the collection through mongosession.NewMongoStore, which (like the application does at
+// startup) ensures the collection's indexes exist, and works through the store's and Manager's methods: the
+// document's field names are the library's business.
 package main
 
 import (
@@ -38,6 +48,8 @@ import (
 	"os"
 	"os/signal"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 func main() {
@@ -59,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "mongosession: %s\nRun 'mongosession -h' for usage.\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "mongosession: %s\nRun 'mongosession -h' for usage.\n", errorLine(err))
 		return 2
 	}
 
@@ -67,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	client, err := connect(ctx, g)
 	if err != nil {
-		fmt.Fprintf(stderr, "mongosession: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "mongosession: %s\n", errorLine(err))
 		return 1
 	}
 	defer func() {
@@ -77,25 +89,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}()
 	coll := client.Database(g.db).Collection(g.coll)
 	if err := checkCollection(ctx, coll); err != nil {
-		fmt.Fprintf(stderr, "mongosession: %s\n", oneLine(explain(ctx, g, err).Error()))
+		fmt.Fprintf(stderr, "mongosession: %s\n", errorLine(explain(ctx, g, err)))
 		return 1
 	}
 
-	switch c.name {
-	case "purge":
-		err = purge(ctx, coll, c.batch, stdout)
-	case "stats":
-		err = stats(ctx, coll, time.Now(), stdout)
-	case "list":
-		err = list(ctx, coll, c.user, stdout)
-	case "revoke":
-		err = revoke(ctx, coll, c, stdout)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "mongosession: %s: %s\n", c.name, oneLine(explain(ctx, g, err).Error()))
+	if err := execute(ctx, g, c, coll, stdout); err != nil {
+		fmt.Fprintf(stderr, "mongosession: %s: %s\n", c.name, errorLine(explain(ctx, g, err)))
 		return 1
 	}
 	return 0
+}
+
+// execute opens the store on the (existing) collection and runs the command c.
+func execute(ctx context.Context, g *globals, c *command, coll *mongo.Collection, stdout io.Writer) error {
+	store, err := openStore(ctx, coll, c.batch)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	switch c.name {
+	case "purge":
+		return purge(ctx, store, stdout)
+	case "stats":
+		return stats(ctx, store, g.db+"."+g.coll, time.Now(), stdout)
+	case "list":
+		return list(ctx, store, c, stdout)
+	case "revoke":
+		return revoke(ctx, store, c, stdout)
+	}
+	return fmt.Errorf("no command %q", c.name) // parse lets none other through
 }
 
 // explain turns the deadline of the whole command into words.

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"io"
 	"strings"
+	"text/tabwriter"
+	"time"
 	"unicode"
 )
 
-// oneLine keeps an error message on one line.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+// errorLine is the text of err for the one line on stderr that already starts with "mongosession: ".
+func errorLine(err error) string {
+	s := strings.Join(strings.Fields(err.Error()), " ")
+	return strings.TrimPrefix(s, "mongosession: ") // the library's own prefix, said once
 }
 
 func plural(n int64) string {
@@ -15,6 +19,19 @@ func plural(n int64) string {
 		return "session"
 	}
 	return "sessions"
+}
+
+// newTable writes tab-separated cells as aligned columns; Flush ends the table.
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+}
+
+// timestamp shows t in UTC, RFC 3339; the zero time as '-'.
+func timestamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // printable shows client-supplied text (a User-Agent) safely on a terminal: control characters and tabs

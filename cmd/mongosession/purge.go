@@ -5,17 +5,11 @@ import (
 	"fmt"
 	"io"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
-
 	"github.com/mongosession/mongosession"
 )
 
-func purge(ctx context.Context, coll *mongo.Collection, batch int, stdout io.Writer) error {
-	store, err := openStore(ctx, coll, mongosession.WithPurgeBatch(batch))
-	if err != nil {
-		return err
-	}
-	defer store.Close()
+// purge deletes expired sessions in batches of the store's purge batch (--batch).
+func purge(ctx context.Context, store *mongosession.MongoStore, stdout io.Writer) error {
 	n, err := store.Purge(ctx)
 	if err != nil {
 		return fmt.Errorf("deleted %d expired %s, then: %w", n, plural(n), err)
