@@ -20,23 +20,24 @@ import (
 )
 
 // cell is one measurement: one contender, one route, one round.
+// Its fields are the JSON that -raw writes and -replay reads: renaming one orphans saved results.
 type cell struct {
-	backend, route, contender string
-	round                     int
-	requests, non2xx          int64
-	seconds                   float64
-	p50, p99                  time.Duration
-	cmds                      int64
-	byName                    map[string]int64
+	Backend, Route, Contender string
+	Round                     int
+	Requests, Non2xx          int64
+	Seconds                   float64
+	P50, P99                  time.Duration
+	Cmds                      int64
+	ByName                    map[string]int64
 }
 
-func (c cell) rps() float64 { return float64(c.requests) / c.seconds }
+func (c cell) rps() float64 { return float64(c.Requests) / c.Seconds }
 
 func (c cell) cmdsPerReq() float64 {
-	if c.requests == 0 {
+	if c.Requests == 0 {
 		return math.NaN()
 	}
-	return float64(c.cmds) / float64(c.requests)
+	return float64(c.Cmds) / float64(c.Requests)
 }
 
 func runBackend(cfg config, backend string, rep *report) error {
@@ -82,7 +83,7 @@ func runBackend(cfg config, backend string, rep *report) error {
 					return fmt.Errorf("%s %s: %w", name, route, err)
 				}
 				logf("%s r%d %-9s %-12s %8.0f req/s p50 %-8v p99 %-8v non-2xx %d cmds/req %.2f", backend, round, route,
-					name, c.rps(), c.p50, c.p99, c.non2xx, c.cmdsPerReq())
+					name, c.rps(), c.P50, c.P99, c.Non2xx, c.cmdsPerReq())
 				rep.cells = append(rep.cells, c)
 			}
 		}
@@ -150,12 +151,12 @@ func measure(ctx context.Context, cfg config, c *contender, backend, route strin
 	if err != nil {
 		return cell{}, err
 	}
-	res.backend, res.route, res.contender, res.round = backend, route, c.name, round
-	res.cmds = c.cmds.Load() - before
-	res.byName = map[string]int64{}
+	res.Backend, res.Route, res.Contender, res.Round = backend, route, c.name, round
+	res.Cmds = c.cmds.Load() - before
+	res.ByName = map[string]int64{}
 	for k, v := range c.snapshot() {
 		if d := v - beforeByName[k]; d > 0 {
-			res.byName[k] = d
+			res.ByName[k] = d
 		}
 	}
 	return res, nil
@@ -201,10 +202,10 @@ func drive(clients []*http.Client, url string, d time.Duration, record bool) (ce
 	if firstErr != nil {
 		return cell{}, firstErr
 	}
-	res := cell{requests: int64(len(lat)), non2xx: non2xx.Load(), seconds: elapsed}
+	res := cell{Requests: int64(len(lat)), Non2xx: non2xx.Load(), Seconds: elapsed}
 	if record && len(lat) > 0 {
 		slices.Sort(lat)
-		res.p50, res.p99 = quantile(lat, 0.50), quantile(lat, 0.99)
+		res.P50, res.P99 = quantile(lat, 0.50), quantile(lat, 0.99)
 	}
 	return res, nil
 }

@@ -14,16 +14,17 @@ import (
 )
 
 // growthCell is one measurement of the growth phase.
+// Its fields are the JSON that -raw writes and -replay reads: renaming one orphans saved results.
 type growthCell struct {
-	backend         string
-	target, loaded  int
-	loadTime        time.Duration
-	who, route      string
-	requests        int64
-	non2xx          int64
-	mean, p50, p99  time.Duration
-	cmdsPerReq      float64
-	budgetExhausted bool
+	Backend         string
+	Target, Loaded  int
+	LoadTime        time.Duration
+	Who, Route      string
+	Requests        int64
+	Non2xx          int64
+	Mean, P50, P99  time.Duration
+	CmdsPerReq      float64
+	BudgetExhausted bool
 }
 
 // growth bulk-loads collections of each size and measures mongosession's read and write paths on them with
@@ -83,12 +84,12 @@ func growth(ctx context.Context, cfg config, c *contender, backend string, rep *
 					sum += d
 				}
 				slices.Sort(lat)
-				g := growthCell{backend: backend, target: n, loaded: loaded, loadTime: loadTime, who: who, route: route,
-					requests: int64(len(lat)), non2xx: non2xx, mean: sum / time.Duration(len(lat)),
-					p50: quantile(lat, 0.5), p99: quantile(lat, 0.99),
-					cmdsPerReq: float64(c.cmds.Load()-before) / float64(len(lat)), budgetExhausted: loaded < n}
-				logf("%s growth %d docs %-12s %-5s mean %v p50 %v p99 %v (%d requests, %.2f cmds/req)", backend, g.loaded,
-					who, route, g.mean, g.p50, g.p99, g.requests, g.cmdsPerReq)
+				g := growthCell{Backend: backend, Target: n, Loaded: loaded, LoadTime: loadTime, Who: who, Route: route,
+					Requests: int64(len(lat)), Non2xx: non2xx, Mean: sum / time.Duration(len(lat)),
+					P50: quantile(lat, 0.5), P99: quantile(lat, 0.99),
+					CmdsPerReq: float64(c.cmds.Load()-before) / float64(len(lat)), BudgetExhausted: loaded < n}
+				logf("%s growth %d docs %-12s %-5s mean %v p50 %v p99 %v (%d requests, %.2f cmds/req)", backend, g.Loaded,
+					who, route, g.Mean, g.P50, g.P99, g.Requests, g.CmdsPerReq)
 				rep.growth = append(rep.growth, g)
 			}
 		}
@@ -99,10 +100,10 @@ func growth(ctx context.Context, cfg config, c *contender, backend string, rep *
 		if _, err := st.Purge(ctx); err != nil {
 			return err
 		}
-		g := growthCell{backend: backend, target: n, loaded: loaded, loadTime: loadTime, who: "mongosession", route: "purge pass",
-			requests: 1, mean: time.Since(t0), cmdsPerReq: float64(c.cmds.Load() - before), budgetExhausted: loaded < n}
-		g.p50, g.p99 = g.mean, g.mean
-		logf("%s growth %d docs purge pass %v", backend, g.loaded, g.mean)
+		g := growthCell{Backend: backend, Target: n, Loaded: loaded, LoadTime: loadTime, Who: "mongosession", Route: "purge pass",
+			Requests: 1, Mean: time.Since(t0), CmdsPerReq: float64(c.cmds.Load() - before), BudgetExhausted: loaded < n}
+		g.P50, g.P99 = g.Mean, g.Mean
+		logf("%s growth %d docs purge pass %v", backend, g.Loaded, g.Mean)
 		rep.growth = append(rep.growth, g)
 		_ = st.Close()
 		_ = coll.Drop(ctx)

@@ -29,7 +29,7 @@ type report struct {
 func (r *report) find(backend, route, contender string) []cell {
 	var out []cell
 	for _, c := range r.cells {
-		if c.backend == backend && c.route == route && c.contender == contender {
+		if c.Backend == backend && c.Route == route && c.Contender == contender {
 			out = append(out, c)
 		}
 	}
@@ -42,7 +42,7 @@ func (r *report) ratios(backend, route, a, b string) []float64 {
 	var out []float64
 	for _, x := range ca {
 		for _, y := range cb {
-			if x.round == y.round && y.rps() > 0 {
+			if x.Round == y.Round && y.rps() > 0 {
 				out = append(out, x.rps()/y.rps())
 			}
 		}
@@ -120,7 +120,7 @@ func (r *report) write(w io.Writer) error {
 	p("\n")
 
 	if !growthOnly {
-		r.writeTargets(p) // the headline: every target of issue 5 with its verdict
+		r.writeTargets(p) // the headline: every target with its verdict
 	}
 	if r.microText != "" {
 		writeMicro(&b, r.microText)
@@ -146,10 +146,10 @@ func (r *report) write(w io.Writer) error {
 				var reqs int64
 				for _, c := range cells {
 					rps, cpr = append(rps, c.rps()), append(cpr, c.cmdsPerReq())
-					p50, p99 = append(p50, c.p50), append(p99, c.p99)
-					non2xx += c.non2xx
-					reqs += c.requests
-					for k, v := range c.byName {
+					p50, p99 = append(p50, c.P50), append(p99, c.P99)
+					non2xx += c.Non2xx
+					reqs += c.Requests
+					for k, v := range c.ByName {
 						names[k] += v
 					}
 				}
@@ -190,12 +190,12 @@ func (r *report) write(w io.Writer) error {
 		p("| backend | documents | load time | contender | route | requests | mean | p50 | p99 | commands/request | non-2xx |\n")
 		p("|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, g := range r.growth {
-			docs := strconv.Itoa(g.loaded)
-			if g.budgetExhausted {
-				docs += fmt.Sprintf(" (of %d: load budget spent)", g.target)
+			docs := strconv.Itoa(g.Loaded)
+			if g.BudgetExhausted {
+				docs += fmt.Sprintf(" (of %d: load budget spent)", g.Target)
 			}
-			p("| %s | %s | %s | %s | %s | %d | %s | %s | %s | %.2f | %d |\n", backendName(g.backend), docs,
-				fmtDur(g.loadTime), g.who, g.route, g.requests, fmtDur(g.mean), fmtDur(g.p50), fmtDur(g.p99), g.cmdsPerReq, g.non2xx)
+			p("| %s | %s | %s | %s | %s | %d | %s | %s | %s | %.2f | %d |\n", backendName(g.Backend), docs,
+				fmtDur(g.LoadTime), g.Who, g.Route, g.Requests, fmtDur(g.Mean), fmtDur(g.P50), fmtDur(g.P99), g.CmdsPerReq, g.Non2xx)
 		}
 		p("\n")
 	}

@@ -4,7 +4,7 @@ import (
 	"github.com/mongosession/mongosession/bench"
 )
 
-// target is one of issue 5's targets for mongosession.
+// target is one of mongosession's performance targets: a ratio to another contender or a command budget.
 type target struct {
 	route, what, other string
 	min                float64 // ratio target (req/s of mongosession over other), or
@@ -40,10 +40,10 @@ func verdict(ok bool) string {
 	return "**missed**"
 }
 
-// writeTargets writes the table of issue 5's targets with the verdict per backend.
+// writeTargets writes the table of the targets with the verdict per backend.
 func (r *report) writeTargets(p func(string, ...any)) {
 	cfg := r.cfg
-	p("## Targets (issue 5): the headline\n\n")
+	p("## Targets: the headline\n\n")
 	p("mongosession's req/s over each contender's, median of the per-round ratios (min–max); commands per request from the driver's command monitor. Details and the reasons for every miss below.\n\n")
 	p("| route | target |")
 	for _, backend := range cfg.backends {
