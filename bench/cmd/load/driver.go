@@ -65,6 +65,9 @@ func runBackend(cfg config, backend string, rep *report) error {
 		c.build = builds[name]
 		cs[name] = c
 	}
+	if err := checkDocShape(ctx, cs["mongosession"].db); err != nil {
+		return err
+	}
 
 	for round := range cfg.rounds {
 		for _, route := range cfg.routes {
