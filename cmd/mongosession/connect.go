@@ -92,7 +92,8 @@ func checkCollection(ctx context.Context, coll *mongo.Collection) error {
 // collection's indexes exist. Its background purge (only on servers without TTL indexes) never gets to run
 // during a command; Close stops it.
 func openStore(ctx context.Context, coll *mongo.Collection, purgeBatch int) (*mongosession.MongoStore, error) {
-	return mongosession.NewMongoStore(ctx, coll, mongosession.WithPurgeInterval(24*time.Hour), mongosession.WithPurgeBatch(purgeBatch))
+	return mongosession.NewMongoStore(ctx, coll,
+		mongosession.WithPurgeInterval(24*time.Hour), mongosession.WithPurgeBatch(purgeBatch))
 }
 
 // newManager returns a Manager over store, for the queries by user that Manager offers.
