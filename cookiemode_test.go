@@ -130,10 +130,10 @@ func TestCookieModeOnlyWhenStartInCookie(t *testing.T) {
 func TestCookieModeOutgrowsCookie(t *testing.T) {
 	e := newEnv(t, envConfig{opts: cookieOpts(), handler: cookieRoutes})
 	small, big := strings.Repeat("s", 1000), strings.Repeat("b", 2000)
-	if n, _ := e.countBody(e.client, "/put?k=small&v=" + small); n != 0 || !isSealed(e.cookie()) {
+	if n, _ := e.countBody(e.client, "/put?k=small&v="+small); n != 0 || !isSealed(e.cookie()) {
 		t.Fatalf("1000 bytes: %d commands, cookie %q", n, e.cookie())
 	}
-	if n, _ := e.countBody(e.client, "/put?k=big&v=" + big); n != 1 || !isDatabase(e.cookie()) {
+	if n, _ := e.countBody(e.client, "/put?k=big&v="+big); n != 1 || !isDatabase(e.cookie()) {
 		t.Fatalf("3000 bytes: %d commands (want 1 insert), cookie %q", n, e.cookie())
 	}
 	if got := e.get("/get?k=small"); got != "ok "+small {

@@ -11,7 +11,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	scsmem "github.com/alexedwards/scs/v2/memstore"
 	"github.com/mongosession/mongosession"
-	"github.com/mongosession/mongosession/memstore"
+	"github.com/mongosession/mongosession/internal/memstore"
 )
 
 // discardWriter is a ResponseWriter that keeps nothing but its header map, reset between requests, so that

@@ -16,8 +16,10 @@ import (
 
 // Filter shapes of the raw-driver contender.
 const (
-	// FilterSame is the filter mongosession uses: {_id, tokens.h, expires > now} to read and for a write-only
-	// update; {_id, expires > now} for the update after a read.
+	// FilterSame checks the session in the database: {_id, tokens.h, expires > now} to read and to write
+	// without a read, {_id, expires > now} for the update after a read. (mongosession itself uses that filter
+	// only for a write-only request; it reads by {_id} alone and checks the token and expiry on the document,
+	// and writes after a read by {_id} alone.)
 	FilterSame = "same"
 	// FilterID is a plain {_id} filter everywhere (the token is then not checked by the database at all).
 	FilterID = "id"
@@ -157,11 +159,8 @@ func NewDoc(id string, tokenHash []byte, now time.Time) bson.D {
 		{Key: "retired", Value: bson.A{}},
 		{Key: "data", Value: bson.D{{Key: keyUser, Value: "alice"}}},
 		{Key: "created", Value: now},
-		{Key: "seen", Value: now},
-		{Key: "idle", Value: idle},
 		{Key: "absolute", Value: abs},
 		{Key: "expires", Value: idle},
-		{Key: "v", Value: int64(1)},
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -62,6 +63,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, mongosession.Options{})
+}
+
+// newEnvWith is newEnv with opts for the Manager (plain http and client info always on).
+func newEnvWith(t *testing.T, opts mongosession.Options) *env {
+	t.Helper()
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	name := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_")) + "_" + hex.EncodeToString(b)
@@ -73,7 +80,8 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	e.mgr, err = mongosession.New(store, mongosession.Options{InsecureCookie: true, RecordClientInfo: true})
+	opts.InsecureCookie, opts.RecordClientInfo = true, true
+	e.mgr, err = mongosession.New(store, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,24 +282,6 @@ func TestStatsEmpty(t *testing.T) {
 	}
 }
 
-func TestSpread(t *testing.T) {
-	var ages []time.Duration
-	for i := 10; i >= 1; i-- { // unsorted on purpose
-		ages = append(ages, time.Duration(i)*time.Minute)
-	}
-	s, ok := spread(ages)
-	want := ageSpread{Min: time.Minute, Median: 5 * time.Minute, P90: 9 * time.Minute, Max: 10 * time.Minute}
-	if !ok || s != want {
-		t.Errorf("spread(1..10 min) = %+v, %v; want %+v", s, ok, want)
-	}
-	if s, ok := spread([]time.Duration{time.Second}); !ok || s != (ageSpread{time.Second, time.Second, time.Second, time.Second}) {
-		t.Errorf("spread of one = %+v, %v", s, ok)
-	}
-	if _, ok := spread(nil); ok {
-		t.Error("spread(nil) reported ok")
-	}
-}
-
 func TestListUser(t *testing.T) {
 	e := newEnv(t)
 	a, _ := e.login("u1")
@@ -308,10 +298,13 @@ func TestListUser(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("want a header and 2 sessions, got %d lines:\n%s", len(lines), out)
 	}
-	for _, h := range []string{"ID", "CREATED", "LAST SEEN", "EXPIRES", "REMOTE ADDR", "USER AGENT"} {
+	for _, h := range []string{"SESSION", "CREATED", "LAST SEEN", "EXPIRES", "REMOTE ADDR", "USER AGENT"} {
 		if !strings.Contains(lines[0], h) {
 			t.Errorf("header %q lacks %q", lines[0], h)
 		}
+	}
+	if strings.Contains(out, a) || strings.Contains(out, b) {
+		t.Errorf("list shows raw session ids without --show-ids:\n%s", out)
 	}
 	got := map[string]bool{}
 	for _, l := range lines[1:] {
@@ -329,8 +322,21 @@ func TestListUser(t *testing.T) {
 			t.Errorf("line %q: want remote 127.0.0.1 and the browser's user agent", l)
 		}
 	}
-	if !got[a] || !got[b] || got[other] || got[anon] || got["expired-of-u1"] {
-		t.Errorf("listed %v; want exactly %s and %s", got, a, b)
+	hash := mongosession.SessionHash
+	if !got[hash(a)] || !got[hash(b)] || got[hash(other)] || got[hash(anon)] || got[hash("expired-of-u1")] {
+		t.Errorf("listed %v; want exactly the hashes of %s and %s", got, a, b)
+	}
+
+	// --show-ids adds the raw id after the hash.
+	code, out, _ = e.cli("list", "--user", "u1", "--show-ids")
+	lines = strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if code != 0 || len(lines) != 3 || !strings.HasPrefix(lines[0], "SESSION") || strings.Fields(lines[0])[1] != "ID" {
+		t.Fatalf("list --show-ids: exit %d, output:\n%s", code, out)
+	}
+	for _, l := range lines[1:] {
+		if f := strings.Fields(l); f[0] != hash(f[1]) || (f[1] != a && f[1] != b) {
+			t.Errorf("list --show-ids line %q: want the hash, then the id of %s or %s", l, a, b)
+		}
 	}
 
 	// A user without sessions: the header alone.
@@ -340,20 +346,34 @@ func TestListUser(t *testing.T) {
 	}
 }
 
+// TestRevokeUserExcept: --except takes hashes (as list prints them) and raw ids; one that names no live
+// session of the user stops the command before it deletes anything (it would log out the session meant to
+// be kept).
 func TestRevokeUserExcept(t *testing.T) {
 	e := newEnv(t)
 	a, ca := e.login("u1")
 	keep, ckeep := e.login("u1")
+	keepByID, _ := e.login("u1")
 	c, cc := e.login("u1")
 	other, _ := e.login("u2")
 
-	code, out, errOut := e.cli("revoke", "--user", "u1", "--except", keep)
+	code, out, errOut := e.cli("revoke", "--user", "u1", "--except", mongosession.SessionHash(keep),
+		"--except", mongosession.SessionHash(other))
+	if code != 1 || out != "" || !oneErrorLine(errOut) || !strings.Contains(errOut, mongosession.SessionHash(other)) {
+		t.Errorf("--except naming another user's session: exit %d, stdout %q, stderr %q; want 1 and a message",
+			code, out, errOut)
+	}
+	if n := len(e.ids(bson.D{})); n != 5 {
+		t.Fatalf("the refused revoke deleted sessions: %d left, want 5", n)
+	}
+
+	code, out, errOut = e.cli("revoke", "--user", "u1", "--except", mongosession.SessionHash(keep), "--except", keepByID)
 	if code != 0 || errOut != "" || out != "deleted 2 sessions\n" {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	left := e.ids(bson.D{})
-	if len(left) != 2 || !contains(left, keep) || !contains(left, other) || contains(left, a) || contains(left, c) {
-		t.Errorf("after revoke: sessions %v; want %s (excepted) and %s (other user)", left, keep, other)
+	if len(left) != 3 || !contains(left, keep) || !contains(left, keepByID) || !contains(left, other) {
+		t.Errorf("after revoke: sessions %v; want %s and %s (excepted) and %s (other user)", left, keep, keepByID, other)
 	}
 	// The revoked browsers are logged out, the excepted one is not.
 	for _, br := range []*client{ca, cc} {
@@ -364,10 +384,13 @@ func TestRevokeUserExcept(t *testing.T) {
 	if id, u := ckeep.whoami(); id != keep || u != "u1" {
 		t.Errorf("the excepted browser: %q %q, want %q u1", id, u, keep)
 	}
+	if contains(left, a) || contains(left, c) {
+		t.Errorf("revoked sessions are still stored: %v", left)
+	}
 
 	// Everywhere, this time.
 	code, out, _ = e.cli("revoke", "--user", "u1")
-	if code != 0 || out != "deleted 1 session\n" {
+	if code != 0 || out != "deleted 2 sessions\n" {
 		t.Errorf("revoke --user u1: exit %d, stdout %q", code, out)
 	}
 	if left := e.ids(bson.D{}); len(left) != 1 || left[0] != other {
@@ -395,6 +418,110 @@ func TestRevokeSession(t *testing.T) {
 	if code != 0 || out != "deleted 0 sessions\n" {
 		t.Errorf("second revoke: exit %d, stdout %q", code, out)
 	}
+}
+
+// TestRevokeUserSession: with --user, --session takes the hash that list prints (in either case) or the
+// raw id, and deletes only a session of that user.
+func TestRevokeUserSession(t *testing.T) {
+	e := newEnv(t)
+	byHash, cByHash := e.login("u1")
+	byID, _ := e.login("u1")
+	byUpper, _ := e.login("u1")
+	kept, cKept := e.login("u1")
+	others, _ := e.login("u2")
+
+	for _, tc := range []struct {
+		user, ref, out string
+	}{
+		{"u1", mongosession.SessionHash(byHash), "deleted 1 session\n"},
+		{"u1", byID, "deleted 1 session\n"},
+		{"u1", strings.ToUpper(mongosession.SessionHash(byUpper)), "deleted 1 session\n"},
+		{"u1", mongosession.SessionHash(byHash), "deleted 0 sessions\n"}, // already gone
+		{"u1", mongosession.SessionHash(others), "deleted 0 sessions\n"}, // not u1's: untouched
+		{"u1", others, "deleted 0 sessions\n"},
+		{"u3", mongosession.SessionHash(kept), "deleted 0 sessions\n"},
+	} {
+		code, out, errOut := e.cli("revoke", "--user", tc.user, "--session", tc.ref)
+		if code != 0 || errOut != "" || out != tc.out {
+			t.Errorf("revoke --user %s --session %s: exit %d, stdout %q, stderr %q; want %q", tc.user, tc.ref, code,
+				out, errOut, tc.out)
+		}
+	}
+	if left := e.ids(bson.D{}); len(left) != 2 || !contains(left, kept) || !contains(left, others) {
+		t.Errorf("sessions left %v; want %s and %s", left, kept, others)
+	}
+	if _, u := cByHash.whoami(); u != "" {
+		t.Errorf("the session revoked by hash is still user %q", u)
+	}
+	if id, u := cKept.whoami(); id != kept || u != "u1" {
+		t.Errorf("the kept session: %q %q", id, u)
+	}
+}
+
+// TestFollowEvent: the session a token_reuse event names is the one list shows under SESSION, and revoke
+// takes that name.
+func TestFollowEvent(t *testing.T) {
+	var mu sync.Mutex
+	var events []mongosession.SecurityEvent
+	// Every read rotates the token and only the newest is accepted: one rotation retires a cookie.
+	e := newEnvWith(t, mongosession.Options{TokenTTL: time.Nanosecond, TokensKept: 1,
+		OnSecurityEvent: func(ev mongosession.SecurityEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			events = append(events, ev)
+		}})
+	victim, browser := e.login("u1")
+	e.login("u1") // another device of the same user
+	stolen := browser.cookie()
+	if id, _ := browser.whoami(); id != victim || browser.cookie() == stolen {
+		t.Fatal("the read did not rotate the token")
+	}
+	req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/whoami", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Cookie", "session="+stolen)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	mu.Lock()
+	if len(events) != 1 || events[0].Kind != mongosession.EventTokenReuse {
+		mu.Unlock()
+		t.Fatalf("events %+v, want one token_reuse", events)
+	}
+	named := events[0].Session
+	mu.Unlock()
+
+	code, out, _ := e.cli("list", "--user", "u1")
+	if code != 0 || strings.Count(out, named) != 1 {
+		t.Fatalf("the event names %s; list shows:\n%s", named, out)
+	}
+	code, out, errOut := e.cli("revoke", "--user", "u1", "--session", named)
+	if code != 0 || out != "deleted 1 session\n" {
+		t.Fatalf("revoke by the event's name: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if _, u := browser.whoami(); u != "" {
+		t.Errorf("the session the event named is still user %q", u)
+	}
+	if code, out, _ = e.cli("list", "--user", "u1"); code != 0 || strings.Count(out, "\n") != 2 {
+		t.Errorf("want the other device's session left:\n%s", out)
+	}
+}
+
+// cookie returns the value of the session cookie the browser holds.
+func (c *client) cookie() string {
+	u, err := url.Parse(c.e.srv.URL)
+	if err != nil {
+		c.e.t.Fatal(err)
+	}
+	for _, ck := range c.c.Jar.Cookies(u) {
+		if ck.Name == "session" {
+			return ck.Value
+		}
+	}
+	return ""
 }
 
 func TestPurge(t *testing.T) {
@@ -537,7 +664,12 @@ func TestUsageErrors(t *testing.T) {
 		{"list"},
 		{"list", "--user"},
 		{"revoke"},
-		{"revoke", "--user", "u1", "--session", "s1"},
+		{"revoke", "--session", mongosession.SessionHash("s1")}, // a hash needs --user
+		{"revoke", "--session", ""},
+		{"revoke", "--user", "", "--session", "s1"},
+		{"revoke", "--user", "u1", "--session", ""},
+		{"revoke", "--user", "u1", "--session", "s1", "--except", "s2"},
+		{"list", "--user", "u1", "--show-ids=maybe"},
 		{"revoke", "--session", "s1", "--except", "s2"},
 		{"revoke", "--user", "u1", "--except", ""},
 		{"purge", "--batch", "0"},
