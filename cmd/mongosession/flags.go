@@ -14,7 +14,8 @@ import (
 const usage = `Usage: mongosession [global flags] <command> [flags]
 
 Commands:
-  purge [--batch N]        delete expired sessions in batches of N (default 1000);
+  purge [--batch N]        delete sessions that expired more than 24 h ago (a margin for
+                           servers whose clocks run fast), in batches of N (default 1000);
                            prints how many were deleted
   stats                    count live sessions, those linked to a user and expired ones
                            not yet removed; age spread (min, median, p90, max) of live ones

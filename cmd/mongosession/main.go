@@ -6,7 +6,8 @@
 //
 // Commands:
 //
-//	purge                   delete expired sessions in batches; prints how many were deleted
+//	purge                   delete sessions that expired more than 24 h ago (a margin for application
+//	                        servers whose clocks run fast), in batches; prints how many were deleted
 //	      --batch N           sessions per delete batch (default 1000)
 //	stats                   live sessions, those linked to a user, expired ones not yet removed,
 //	                        and the age spread (min, median, p90, max) of the live ones

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -463,8 +464,11 @@ func TestRevokeUserSession(t *testing.T) {
 func TestFollowEvent(t *testing.T) {
 	var mu sync.Mutex
 	var events []mongosession.SecurityEvent
-	// Every read rotates the token and only the newest is accepted: one rotation retires a cookie.
-	e := newEnvWith(t, mongosession.Options{TokenTTL: time.Nanosecond, TokensKept: 1,
+	// Every read rotates the token and only the two newest are accepted: two rotations retire a cookie. The
+	// clock jumps before the replay, so that the retired token is not one of a request already in flight.
+	var jump atomic.Int64
+	e := newEnvWith(t, mongosession.Options{TokenTTL: time.Nanosecond, TokensKept: 2, KeepSessionOnReuse: true,
+		Clock: func() time.Time { return time.Now().Add(time.Duration(jump.Load())) },
 		OnSecurityEvent: func(ev mongosession.SecurityEvent) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -473,9 +477,13 @@ func TestFollowEvent(t *testing.T) {
 	victim, browser := e.login("u1")
 	e.login("u1") // another device of the same user
 	stolen := browser.cookie()
-	if id, _ := browser.whoami(); id != victim || browser.cookie() == stolen {
-		t.Fatal("the read did not rotate the token")
+	for range 2 {
+		before := browser.cookie()
+		if id, _ := browser.whoami(); id != victim || browser.cookie() == before {
+			t.Fatal("the read did not rotate the token")
+		}
 	}
+	jump.Store(int64(time.Minute))
 	req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/whoami", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -529,17 +537,20 @@ func TestPurge(t *testing.T) {
 	live1, _ := e.login("u1")
 	live2, _ := e.login("")
 	now := time.Now()
-	for i := range 5 {
-		e.insert(fmt.Sprintf("expired-%d", i), "u1", now.Add(-3*time.Hour), now.Add(-time.Duration(i+1)*time.Minute))
+	for i := range 5 { // expired more than the purge margin (24 h) ago
+		e.insert(fmt.Sprintf("expired-%d", i), "u1", now.Add(-50*time.Hour), now.Add(-25*time.Hour-time.Duration(i+1)*time.Minute))
 	}
+	// Expired a minute ago: a server whose clock runs fast would call it expired while it is live elsewhere.
+	recent := "expired-a-minute-ago"
+	e.insert(recent, "u1", now.Add(-3*time.Hour), now.Add(-time.Minute))
 
 	// --batch 2 makes three batches (2, 2, 1).
 	code, out, errOut := e.cli("purge", "--batch", "2")
 	if code != 0 || errOut != "" || out != "deleted 5 expired sessions\n" {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	if left := e.ids(bson.D{}); len(left) != 2 || !contains(left, live1) || !contains(left, live2) {
-		t.Errorf("after purge: %v, want the live %s and %s", left, live1, live2)
+	if left := e.ids(bson.D{}); len(left) != 3 || !contains(left, live1) || !contains(left, live2) || !contains(left, recent) {
+		t.Errorf("after purge: %v, want the live %s and %s, and %s (within the margin)", left, live1, live2, recent)
 	}
 	code, out, _ = e.cli("purge")
 	if code != 0 || out != "deleted 0 expired sessions\n" {
