@@ -30,7 +30,10 @@ type SecurityEvent struct {
 	Kind EventKind
 	// Session is SessionHash of the session id: enough to correlate events with Manager.Sessions and the
 	// mongosession command, useless to get in.
-	Session    string
+	Session string
+	// User is the user the session is linked to ("" if none or unknown), so that an operator can revoke
+	// it: mongosession revoke --user User --session Session.
+	User       string
 	RemoteAddr string // Options.ClientAddr of the request
 	UserAgent  string // at most 256 bytes
 	Time       time.Time
@@ -45,7 +48,7 @@ func SessionHash(id string) string {
 
 func (m *Manager) logSecurityEvent(e SecurityEvent) {
 	m.opts.Logger.Warn("mongosession: security event", "kind", string(e.Kind), "session", e.Session,
-		"remote", e.RemoteAddr, "user_agent", e.UserAgent)
+		"user", e.User, "remote", e.RemoteAddr, "user_agent", e.UserAgent)
 }
 
 // inFlightAllowance is how long before a request arrived a token may have been retired and still count as
@@ -62,8 +65,8 @@ func (m *Manager) tokenRetired(ctx context.Context, s *Session, id string, res s
 		return
 	}
 	client := m.clientInfo(s.req, now)
-	ev := SecurityEvent{Kind: EventTokenReuse, Session: SessionHash(id), RemoteAddr: client.RemoteAddr,
-		UserAgent: client.UserAgent, Time: now}
+	ev := SecurityEvent{Kind: EventTokenReuse, Session: SessionHash(id), User: res.User,
+		RemoteAddr: client.RemoteAddr, UserAgent: client.UserAgent, Time: now}
 	m.opts.OnSecurityEvent(ev)
 	if m.opts.KeepSessionOnReuse || res.Status != store.Retired {
 		return

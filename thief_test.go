@@ -45,6 +45,9 @@ func TestThiefVersusVictim(t *testing.T) {
 	if k := fmt.Sprint(ev.kinds()); k != "[token_reuse session_revoked]" {
 		t.Fatalf("events %s", k)
 	}
+	if ev.got[0].User != "ada" {
+		t.Fatalf("the event names user %q, want ada (an operator revokes by user and session)", ev.got[0].User)
+	}
 	if n := e.docCount(bson.D{{Key: "user", Value: "ada"}}); n != 0 {
 		t.Fatalf("%d sessions of the user survive the theft", n)
 	}

@@ -89,6 +89,7 @@ type Loaded struct {
 	Status    Status
 	Record    *Record   // for Found
 	RetiredAt time.Time // for Retired and Renewed
+	User      string    // for Retired: the user the session is linked to
 }
 
 // Op is what a request did to one key.
