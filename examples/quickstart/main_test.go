@@ -22,7 +22,7 @@ import (
 
 // docsShowingTheProgram are the documents, relative to the repository root, that must show main.go verbatim
 // between the lines "<!-- quickstart:begin -->" and "<!-- quickstart:end -->" (in a ```go block).
-var docsShowingTheProgram = []string{"docs/quickstart.md"}
+var docsShowingTheProgram = []string{"README.md", "docs/quickstart.md"}
 
 // TestDocsShowThisProgram fails when a document's copy of the program drifts from main.go.
 func TestDocsShowThisProgram(t *testing.T) {
