@@ -162,8 +162,16 @@ func (m *Manager) renew(ctx context.Context, s *Session, now time.Time) (outcome
 	if sameData(final.Data, old.Data) && final.User == old.User {
 		return o, nil
 	}
-	// Parallel requests changed the old session after this one read it: apply this request's changes on
-	// their result, and store that in the new session.
+	if err := m.carryOver(ctx, s, final, changes, user, now); err != nil {
+		return keepCookie, err
+	}
+	return o, nil
+}
+
+// carryOver stores in the renewed session (s.rec) what parallel requests changed in the old one after this
+// request read it (final is the old session as it was removed), with this request's own changes on top.
+func (m *Manager) carryOver(ctx context.Context, s *Session, final *store.Record, changes map[string]store.Change, user *string, now time.Time) error {
+	created := s.rec
 	merged := view{stored: final.Data, changes: changes}
 	data := merged.all()
 	c := &store.Commit{ID: created.ID, Now: now, Changes: map[string]store.Change{}}
@@ -179,7 +187,7 @@ func (m *Manager) renew(ctx context.Context, s *Session, now time.Time) (outcome
 		c.User = &final.User
 	}
 	if _, err := m.store.Commit(ctx, c); err != nil {
-		return keepCookie, m.storeErr("renew: carry parallel changes over", created.ID, err)
+		return m.storeErr("renew: carry parallel changes over", created.ID, err)
 	}
 	n := *created
 	n.Data = data
@@ -187,7 +195,7 @@ func (m *Manager) renew(ctx context.Context, s *Session, now time.Time) (outcome
 		n.User = *c.User
 	}
 	s.setRecord(&n)
-	return o, nil
+	return nil
 }
 
 // touchDue reports whether a commit of rec at now rotates the token (only while a cookie can still be sent)

@@ -75,6 +75,9 @@ func promiseRoutes(g *gate) func(e *env) http.Handler {
 					err = s.Put("x", "from a held request")
 				case "incr":
 					v, err = s.Incr("visits", 1)
+				case "login":
+					s.SetUser("ada")
+					err = s.Renew()
 				}
 				if err != nil {
 					fmt.Fprint(w, "err ", err)
@@ -151,6 +154,33 @@ func TestLoginDuringParallelTraffic(t *testing.T) {
 				t.Fatalf("security events %v for a browser's own parallel requests", k)
 			}
 		})
+	}
+}
+
+// TestRenewCarriesParallelChanges: a login that read the session before a parallel request changed it keeps
+// that change: no update is lost to a Renew.
+func TestRenewCarriesParallelChanges(t *testing.T) {
+	g := newGate()
+	e := newEnv(t, envConfig{handler: promiseRoutes(g)})
+	e.get("/incr")
+	login := inParallel(e, "/held?op=login&first=read")
+	g.wait(1)
+	if got := e.get("/incr"); got != "ok 2" { // a parallel tab, after the login read and before it commits
+		t.Fatal(got)
+	}
+	e.get("/put?k=tab&v=parallel")
+	close(g.release)
+	if r := login()[0]; r.code != 200 || r.setCookie == "" {
+		t.Fatalf("login: %d %q, Set-Cookie %q", r.code, r.body, r.setCookie)
+	}
+	if got := e.get("/whoami"); got != "ok ada<nil>" {
+		t.Fatalf("after login: %q", got)
+	}
+	if got := e.get("/get?k=visits"); got != "ok 2" {
+		t.Fatalf("the parallel increment was lost to the login: %q", got)
+	}
+	if got := e.get("/get?k=tab"); got != "ok parallel" {
+		t.Fatalf("the parallel Put was lost to the login: %q", got)
 	}
 }
 
