@@ -248,15 +248,13 @@ func TestCookieModeHostileInput(t *testing.T) {
 		{"database format garbage", "session=AAAA.BBBB", "ok 1"},
 		{"two cookies: garbage then valid", "session=c1.xyz; session=" + valid, "ok 42"},
 	}
-	top := e.t
-	defer func() { e.t = top }()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var hdr []string
 			if c.cookie != "" {
 				hdr = []string{"Cookie", c.cookie}
 			}
-			e.t = t
+			e := e.in(t)
 			e.cmds.Store(0)
 			code, body, setCookie := e.do(&http.Client{}, "/incr", hdr...)
 			if code != http.StatusOK || body != c.want {
@@ -270,7 +268,6 @@ func TestCookieModeHostileInput(t *testing.T) {
 			}
 		})
 	}
-	e.t = top
 	if n := e.docCount(bson.D{}); n != 0 {
 		t.Fatalf("%d documents", n)
 	}
@@ -483,6 +480,7 @@ func TestCookieModeOptions(t *testing.T) {
 }
 
 func TestCookieModePromoteDatabaseDown(t *testing.T) {
+	t.Parallel() // it waits on timeouts: let the others run meanwhile
 	p, uri := newProxiedURI(t)
 	opts := cookieOpts()
 	opts.Timeout = time.Second

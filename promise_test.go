@@ -270,6 +270,7 @@ func TestWebSocketUpgradeKeepsTheCookie(t *testing.T) {
 // Timeout (a failover, a slow disk). The response is a 503 without a cookie; however often that happens, the
 // browser's token stays accepted (a rotation never retires the token the rotating request presented).
 func TestLateAcknowledgementKeepsTheToken(t *testing.T) {
+	t.Parallel() // it waits on timeouts: let the others run meanwhile
 	p, uri := newProxiedURI(t)
 	var ev events
 	e := newEnv(t, envConfig{uri: uri, opts: mongosession.Options{TokenTTL: time.Second, TokensKept: 2,
@@ -420,6 +421,7 @@ func TestPutValidatesTheWholeValue(t *testing.T) {
 // TestErrorFuncStartsClean: when the session cannot be committed, nothing the handler set goes out with the
 // error response: not its own cookie, not its redirect, not a public cache policy.
 func TestErrorFuncStartsClean(t *testing.T) {
+	t.Parallel() // it waits on timeouts: let the others run meanwhile
 	p, uri := newProxiedURI(t)
 	e := newEnv(t, envConfig{uri: uri, timeout: time.Second, opts: mongosession.Options{Timeout: time.Second,
 		Logger: slog.New(slog.DiscardHandler)}, handler: func(e *env) http.Handler {
@@ -471,6 +473,7 @@ func TestChangesAfterTheRequestEndedAreErrors(t *testing.T) {
 // return (with the driver's defaults it took 28 s). The figure is logged; the bound asserted is generous (a
 // liveness check, not a speed test: the reliability suite measures recovery).
 func TestRecoveryAfterABlackHole(t *testing.T) {
+	t.Parallel() // it waits on timeouts: let the others run meanwhile
 	p, uri := newProxiedURI(t)
 	e := newEnv(t, envConfig{uri: uri, opts: mongosession.Options{Logger: slog.New(slog.DiscardHandler)}})
 	e.get("/incr")

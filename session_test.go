@@ -110,6 +110,7 @@ func TestRotation(t *testing.T) {
 }
 
 func TestParallelIncrLosesNothing(t *testing.T) {
+	t.Parallel() // 160 requests: let the others run meanwhile
 	// Tokens rotate while the 16 run; a request's token is retired only after 3 rotations (1.5 s).
 	e := newEnv(t, envConfig{opts: mongosession.Options{TokenTTL: 500 * time.Millisecond}})
 	e.get("/incr")
@@ -219,6 +220,7 @@ func TestCommandsPerRotatingRequest(t *testing.T) {
 }
 
 func TestDatabaseDown(t *testing.T) {
+	t.Parallel() // it waits on timeouts: let the others run meanwhile
 	p, uri := newProxiedURI(t)
 	var mu sync.Mutex
 	var handlerErrs []error
