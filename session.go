@@ -242,27 +242,44 @@ func (s *Session) Exists(key string) (bool, error) {
 	return ok, err
 }
 
-// Get returns the value at key decoded into Go's default types (documents become bson.D), or nil.
+// Get returns the value at key, or nil if the key is missing. What it returns depends on what was stored:
+//
+//	Put with                                  Get returns
+//	string, bool                              string, bool
+//	int, int8, int16, int64,                  int64 (every Go integer is stored as int64, except int32;
+//	  uint8, uint16, uint32, uint, uint64       a uint above math.MaxInt64 is ErrInvalidValue at Put)
+//	int32                                     int32
+//	float32, float64                          float64
+//	time.Time, bson.DateTime                  time.Time, in UTC, to the millisecond (what BSON keeps)
+//	[]byte                                    []byte (a bson.Binary of another subtype than 0 stays one)
+//	struct, map, bson.D, bson.M               bson.D (a struct's field names lower-cased, or its bson tags)
+//	slice, array (other than of bytes)        bson.A
+//	nil                                       nil (Exists reports true)
+//	other bson types (bson.ObjectID, ...)     the same type
+//
+// Values nested in documents and arrays follow the same rules. To get a struct or a typed slice back, use
+// Decode; the typed getters (GetString, GetInt, ...) check the type for you.
 func (s *Session) Get(key string) (any, error) {
 	v, ok, err := s.value(key)
 	if err != nil || !ok {
 		return nil, err
 	}
-	var out any
-	if err := v.Unmarshal(&out); err != nil {
+	out, err := anyOf(v)
+	if err != nil {
 		return nil, fmt.Errorf("mongosession: Get %q: %w", key, err)
 	}
 	return out, nil
 }
 
-// Decode decodes the value at key into out, as bson.Unmarshal would. A missing key leaves out unchanged and
+// Decode decodes the value at key into out (a pointer), as bson.Unmarshal would: the way back to the struct,
+// map or slice that was stored (Get returns documents as bson.D). A missing key leaves out unchanged and
 // returns nil; use Exists to tell.
 func (s *Session) Decode(key string, out any) error {
 	v, ok, err := s.value(key)
 	if err != nil || !ok {
 		return err
 	}
-	if err := v.Unmarshal(out); err != nil {
+	if err := v.UnmarshalWithRegistry(valueRegistry, out); err != nil {
 		return fmt.Errorf("mongosession: Decode %q: %w", key, err)
 	}
 	return nil
@@ -272,18 +289,22 @@ func typeErr(op, key string, v bson.RawValue) error {
 	return fmt.Errorf("%w: %s %q: stored value is %s", ErrType, op, key, v.Type)
 }
 
-// GetString returns the string at key, or "" if the key is missing.
-func (s *Session) GetString(key string) (string, error) {
+// getAs returns the value at key converted by as (the zero T if the key is missing); op names the getter in
+// errors.
+func getAs[T any](s *Session, op, key string, as func(bson.RawValue) (T, bool)) (T, error) {
+	var zero T
 	v, ok, err := s.value(key)
 	if err != nil || !ok {
-		return "", err
+		return zero, err
 	}
-	str, isStr := v.StringValueOK()
-	if !isStr {
-		return "", typeErr("GetString", key, v)
+	out, isT := as(v)
+	if !isT {
+		return zero, typeErr(op, key, v)
 	}
-	return str, nil
+	return out, nil
 }
+
+func stringOf(v bson.RawValue) (string, bool) { return v.StringValueOK() }
 
 func int64Of(v bson.RawValue) (int64, bool) {
 	if n, ok := v.AsInt64OK(); ok && v.Type != bson.TypeDouble {
@@ -295,72 +316,55 @@ func int64Of(v bson.RawValue) (int64, bool) {
 	return 0, false
 }
 
-// GetInt64 returns the integer at key (int32, int64, or a double without fraction), or 0 if missing.
-func (s *Session) GetInt64(key string) (int64, error) {
-	v, ok, err := s.value(key)
-	if err != nil || !ok {
-		return 0, err
-	}
-	n, isNum := int64Of(v)
-	if !isNum {
-		return 0, typeErr("GetInt64", key, v)
-	}
-	return n, nil
+func intOf(v bson.RawValue) (int, bool) {
+	n, ok := int64Of(v)
+	return int(n), ok && int64(int(n)) == n
 }
+
+func float64Of(v bson.RawValue) (float64, bool) {
+	if f, ok := v.DoubleOK(); ok {
+		return f, true
+	}
+	if n, ok := v.AsInt64OK(); ok {
+		return float64(n), true
+	}
+	return 0, false
+}
+
+func boolOf(v bson.RawValue) (bool, bool) { return v.BooleanOK() }
+
+func timeOf(v bson.RawValue) (time.Time, bool) {
+	ms, ok := v.DateTimeOK()
+	return time.UnixMilli(ms).UTC(), ok
+}
+
+func bytesOf(v bson.RawValue) ([]byte, bool) {
+	_, b, ok := v.BinaryOK()
+	return append([]byte(nil), b...), ok
+}
+
+// GetString returns the string at key, or "" if the key is missing.
+func (s *Session) GetString(key string) (string, error) { return getAs(s, "GetString", key, stringOf) }
+
+// GetInt64 returns the integer at key (int32, int64, or a double without fraction), or 0 if missing.
+func (s *Session) GetInt64(key string) (int64, error) { return getAs(s, "GetInt64", key, int64Of) }
+
+// GetInt returns the integer at key as GetInt64 does, or 0 if missing; ErrType if it does not fit in an int.
+func (s *Session) GetInt(key string) (int, error) { return getAs(s, "GetInt", key, intOf) }
 
 // GetFloat64 returns the number at key, or 0 if missing.
 func (s *Session) GetFloat64(key string) (float64, error) {
-	v, ok, err := s.value(key)
-	if err != nil || !ok {
-		return 0, err
-	}
-	if f, isF := v.DoubleOK(); isF {
-		return f, nil
-	}
-	if n, isN := v.AsInt64OK(); isN {
-		return float64(n), nil
-	}
-	return 0, typeErr("GetFloat64", key, v)
+	return getAs(s, "GetFloat64", key, float64Of)
 }
 
 // GetBool returns the boolean at key, or false if missing.
-func (s *Session) GetBool(key string) (bool, error) {
-	v, ok, err := s.value(key)
-	if err != nil || !ok {
-		return false, err
-	}
-	b, isB := v.BooleanOK()
-	if !isB {
-		return false, typeErr("GetBool", key, v)
-	}
-	return b, nil
-}
+func (s *Session) GetBool(key string) (bool, error) { return getAs(s, "GetBool", key, boolOf) }
 
 // GetTime returns the time at key (BSON stores milliseconds, in UTC), or the zero time if missing.
-func (s *Session) GetTime(key string) (time.Time, error) {
-	v, ok, err := s.value(key)
-	if err != nil || !ok {
-		return time.Time{}, err
-	}
-	ms, isT := v.DateTimeOK()
-	if !isT {
-		return time.Time{}, typeErr("GetTime", key, v)
-	}
-	return time.UnixMilli(ms).UTC(), nil
-}
+func (s *Session) GetTime(key string) (time.Time, error) { return getAs(s, "GetTime", key, timeOf) }
 
 // GetBytes returns the bytes at key, or nil if missing.
-func (s *Session) GetBytes(key string) ([]byte, error) {
-	v, ok, err := s.value(key)
-	if err != nil || !ok {
-		return nil, err
-	}
-	_, b, isB := v.BinaryOK()
-	if !isB {
-		return nil, typeErr("GetBytes", key, v)
-	}
-	return append([]byte(nil), b...), nil
-}
+func (s *Session) GetBytes(key string) ([]byte, error) { return getAs(s, "GetBytes", key, bytesOf) }
 
 // cookieChange checks that a change only a new cookie can carry (Renew, Destroy, Promote) can still be made.
 func (s *Session) cookieChange() error {
