@@ -131,12 +131,12 @@ func (d *dbSession) commit(ctx context.Context, s *Session, now time.Time, canSe
 func (d *dbSession) writeOnly(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {
 	c := d.cookie()
 	out, err := s.m.store.Commit(ctx, &store.Commit{ID: c.id, Now: now, AuthHash: c.hash[:],
-		Changes: s.view.changes, User: s.user})
+		Changes: s.view.changes, User: s.user, Remember: s.remember})
 	if err != nil {
 		return keepCookie, s.m.storeErr("commit", c.id, err)
 	}
 	if out != store.Gone {
-		s.view.changes, s.user = nil, nil
+		s.view.changes, s.user, s.remember = nil, nil, nil
 		return keepCookie, nil
 	}
 	if err := d.load(s, now); err != nil {
@@ -154,7 +154,10 @@ func (d *dbSession) writeOnly(ctx context.Context, s *Session, now time.Time, ca
 func (d *dbSession) update(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {
 	rec := s.rec
 	rotate, extend := s.m.touchDue(rec, now, canSetCookie)
-	c := &store.Commit{ID: rec.ID, Now: now, Changes: s.view.changes, User: s.user}
+	c := &store.Commit{ID: rec.ID, Now: now, Changes: s.view.changes, User: s.user, Remember: s.remember}
+	if canSetCookie && s.remember != nil && s.m.persistent(s.remember) != s.m.persistent(rec.Remember) {
+		rotate = true // the new cookie carries the new choice
+	}
 	if s.dirty() || rotate || extend {
 		c.Expires = s.m.deadline(now, rec.Absolute)
 	}
@@ -184,10 +187,13 @@ func (d *dbSession) update(ctx context.Context, s *Session, now time.Time, canSe
 	if s.user != nil {
 		n.User = *s.user
 	}
+	if s.remember != nil {
+		n.Remember = s.remember
+	}
 	if !c.Expires.IsZero() {
 		n.Expires = c.Expires
 	}
-	s.user = nil
+	s.user, s.remember = nil, nil
 	if out != store.Rotated {
 		s.setRecord(&n)
 		return keepCookie, nil
@@ -195,7 +201,7 @@ func (d *dbSession) update(ctx context.Context, s *Session, now time.Time, canSe
 	n.Tokens, n.Retired = c.Rotate.Tokens, c.Rotate.Retired
 	s.setRecord(&n)
 	d.token = token
-	return setCookie(cookieValue(rec.ID, token), rec.Absolute), nil
+	return s.m.setCookie(cookieValue(rec.ID, token), &n), nil
 }
 
 func (d *dbSession) end(ctx context.Context, s *Session) error {

@@ -63,11 +63,11 @@ func (noSession) storesWithoutCookie(*Session) bool   { return false }
 // is to be in the database) or one insert.
 func (m *Manager) create(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {
 	if len(s.view.changes) == 0 && !userLinked(s) {
-		s.user = nil
+		s.user, s.remember = nil, nil
 		return keepCookie, nil // nothing to store
 	}
 	if !canSetCookie {
-		s.view.changes, s.user = nil, nil
+		s.view.changes, s.user, s.remember = nil, nil, nil
 		return keepCookie, fmt.Errorf("%w: a change to a request without a session was not stored", ErrHeadersSent)
 	}
 	if m.sealer != nil && m.opts.StartInCookie && !s.promote && !s.renew && !userLinked(s) {
@@ -99,13 +99,16 @@ func (m *Manager) createSession(ctx context.Context, s *Session, now time.Time, 
 		Absolute: now.Add(m.opts.Lifetime),
 	}
 	if old := s.rec; old != nil {
-		rec.User = old.User
+		rec.User, rec.Remember = old.User, old.Remember
 		if keepAbsolute {
 			rec.Created, rec.Absolute = old.Created, old.Absolute
 		}
 	}
 	if s.user != nil {
 		rec.User = *s.user
+	}
+	if s.remember != nil {
+		rec.Remember = s.remember
 	}
 	rec.Expires = m.deadline(now, rec.Absolute)
 	if m.opts.RecordClientInfo {
@@ -117,8 +120,8 @@ func (m *Manager) createSession(ctx context.Context, s *Session, now time.Time, 
 	}
 	s.kind = &dbSession{cands: []dbCookie{newDBCookie(rec.ID, token)}, loaded: true, status: store.Found, token: token}
 	s.setRecord(rec)
-	s.view.changes, s.user, s.renew, s.promote = nil, nil, false, false
-	return setCookie(cookieValue(rec.ID, token), rec.Absolute), nil
+	s.view.changes, s.user, s.remember, s.renew, s.promote = nil, nil, nil, false, false
+	return m.setCookie(cookieValue(rec.ID, token), rec), nil
 }
 
 // moveToDatabase moves a cookie-mode session to the database (Promote, Renew, a user link, or a session that

@@ -56,6 +56,13 @@ type Options struct {
 	// (Secure is set). Turn it on only for local development without TLS.
 	InsecureCookie bool
 
+	// BrowserSessionCookie sends the session cookie without Max-Age and Expires, so the browser forgets it when
+	// the browser session ends (when it is closed; browsers that restore tabs on start may restore such cookies
+	// too). A session that called Session.RememberMe(true) gets a persistent cookie all the same. The
+	// server-side deadlines (IdleTimeout, Lifetime) are the same either way. Default false: the cookie lasts
+	// until the session's absolute deadline, unless the session called RememberMe(false).
+	BrowserSessionCookie bool
+
 	// CookieHostPrefix prefixes a CookieName you chose with "__Host-", which browsers accept only with Secure,
 	// Path=/ and no Domain: the cookie then cannot be set or overwritten by a sibling subdomain. Default false
 	// (the default name has the prefix already whenever it is possible).

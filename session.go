@@ -52,6 +52,7 @@ type Session struct {
 	rec      *store.Record // the session as read (nil: none); its Data is the view's stored part
 	view     view
 	user     *string // SetUser, pending
+	remember *bool   // RememberMe, pending
 
 	renew, promote bool
 	destroyed      kind  // the session Destroy ends at commit (nil: none)
@@ -100,7 +101,7 @@ func (s *Session) setRecord(rec *store.Record) {
 }
 
 // dirty reports whether the request changed data or the user link.
-func (s *Session) dirty() bool { return len(s.view.changes) > 0 || s.user != nil }
+func (s *Session) dirty() bool { return len(s.view.changes) > 0 || s.user != nil || s.remember != nil }
 
 // writable returns an error if a change can no longer be made: after the handler returned, or (for a session
 // that only a new cookie could carry) after the headers went out.
@@ -392,6 +393,27 @@ func (s *Session) Renew() error {
 	return nil
 }
 
+// RememberMe records the session's choice of cookie ("remember me" at login): true for a cookie that lasts
+// until the session's absolute deadline, false for a browser-session cookie (no Max-Age or Expires: the
+// browser forgets it when it closes). Without a choice, Options.BrowserSessionCookie decides. The choice is
+// stored with the session and survives rotation, Renew and the move from the cookie to the database; the
+// server-side deadlines (IdleTimeout, Lifetime) do not change. The response carries a cookie with the new
+// choice (a change of it rotates the token) unless a parallel request rotated first; then the next rotation
+// carries it. On a request without a session the choice goes with the session its first write creates.
+// RememberMe reads the session; it returns ErrHeadersSent once the response has started.
+func (s *Session) RememberMe(remember bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.cookieChange(); err != nil {
+		return err
+	}
+	if err := s.loadLocked(); err != nil { // a read lets the commit rotate, which sends the cookie
+		return err
+	}
+	s.remember = &remember
+	return nil
+}
+
 // Destroy deletes the session at commit and clears the cookie (logout). A slower parallel request of the
 // same session cannot bring it back. Changes made after Destroy start a new session. It reads the session
 // first (if not read yet) to check the token. It returns ErrHeadersSent once the response has started.
@@ -408,7 +430,7 @@ func (s *Session) Destroy() error {
 	if s.rec != nil {
 		s.destroyed = s.kind
 	}
-	s.kind, s.user, s.renew, s.promote = noSession{}, nil, false, false
+	s.kind, s.user, s.remember, s.renew, s.promote = noSession{}, nil, nil, false, false
 	s.setRecord(nil)
 	s.view.changes = nil
 	return nil

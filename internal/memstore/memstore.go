@@ -157,6 +157,9 @@ func (s *Store) Commit(_ context.Context, c *store.Commit) (store.Outcome, error
 	if c.User != nil {
 		n.User = *c.User
 	}
+	if c.Remember != nil {
+		n.Remember = c.Remember
+	}
 	if c.Client != nil {
 		cl := *c.Client
 		n.Client = &cl

@@ -51,12 +51,15 @@ type Client struct {
 
 // Record is a whole session as stored.
 type Record struct {
-	ID       string
-	Tokens   []Token // accepted tokens, newest last
-	Retired  []Token // recently retired tokens, newest last, bounded
-	Data     map[string]bson.RawValue
-	User     string
-	Client   *Client // nil unless recorded
+	ID      string
+	Tokens  []Token // accepted tokens, newest last
+	Retired []Token // recently retired tokens, newest last, bounded
+	Data    map[string]bson.RawValue
+	User    string
+	Client  *Client // nil unless recorded
+	// Remember is the session's own choice of a persistent cookie (Session.RememberMe); nil: none made, the
+	// manager's option decides.
+	Remember *bool
 	Created  time.Time
 	Absolute time.Time // absolute deadline: no write ever sets Expires past it
 	Expires  time.Time // the deadline in force: the idle deadline, capped by Absolute
@@ -131,6 +134,7 @@ type Commit struct {
 	Rotate   *Rotation
 	Changes  map[string]Change
 	User     *string   // non-nil: set (or, with "", remove) the user link
+	Remember *bool     // non-nil: set the session's choice of a persistent cookie
 	Client   *Client   // non-nil: record the client
 	Expires  time.Time // the new deadline; zero: unchanged
 }
@@ -138,7 +142,7 @@ type Commit struct {
 // HasChanges reports whether the commit changes the session's data, user link or client (anything that a
 // parallel rotation must not prevent).
 func (c *Commit) HasChanges() bool {
-	return len(c.Changes) > 0 || c.User != nil || c.Client != nil
+	return len(c.Changes) > 0 || c.User != nil || c.Remember != nil || c.Client != nil
 }
 
 // Outcome tells what a Commit achieved.
