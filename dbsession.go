@@ -161,7 +161,7 @@ func (d *dbSession) update(ctx context.Context, s *Session, now time.Time, canSe
 	if s.dirty() || rotate || extend {
 		c.Expires = s.m.deadline(now, rec.Absolute)
 	}
-	if s.m.opts.RecordClientInfo && s.dirty() {
+	if s.m.opts.RecordClientInfo && s.dirty() && s.req != nil { // LoadCookie and LoadID know no client
 		ci := s.m.clientInfo(s.req, now)
 		c.Client = &ci
 	}

@@ -273,6 +273,21 @@ func (s *MongoStore) Load(ctx context.Context, id string, hash []byte, now time.
 	return store.Loaded{}, nil
 }
 
+// LoadByID implements Store: one FindOne by _id alone, the expiry checked on the document.
+func (s *MongoStore) LoadByID(ctx context.Context, id string, now time.Time) (*store.Record, error) {
+	var d mongoDoc
+	err := s.coll.FindOne(ctx, bson.D{{Key: fieldID, Value: id}}).Decode(&d)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case !d.Expires.After(now) || len(d.Tokens) == 0:
+		return nil, nil
+	}
+	return d.record()
+}
+
 func (s *MongoStore) loadTomb(ctx context.Context, id string, hash []byte, now time.Time) (store.Loaded, error) {
 	var d mongoDoc
 	err := s.coll.FindOne(ctx, bson.D{{Key: fieldID, Value: tombPrefix + id}}).Decode(&d)

@@ -81,8 +81,11 @@ func (m *Manager) tokenRetired(ctx context.Context, s *Session, id string, res s
 const maxUserAgent = 256
 
 // clientInfo describes the client of r: for security events, and stored only with RecordClientInfo. It is
-// computed when needed, not on every request.
+// computed when needed, not on every request. A nil r (a session loaded by cookie value or id) has none.
 func (m *Manager) clientInfo(r *http.Request, now time.Time) store.Client {
+	if r == nil {
+		return store.Client{Seen: now.Truncate(time.Millisecond)}
+	}
 	ua := r.UserAgent()
 	if len(ua) > maxUserAgent {
 		ua = ua[:maxUserAgent]

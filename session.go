@@ -42,7 +42,7 @@ var (
 type Session struct {
 	m       *Manager
 	ctx     context.Context
-	req     *http.Request // the request as it arrived (client info for events and RecordClientInfo)
+	req     *http.Request // the request as it arrived (client info for events and RecordClientInfo); nil for LoadCookie and LoadID
 	arrived time.Time
 
 	mu   sync.Mutex
@@ -59,6 +59,7 @@ type Session struct {
 	err            error // a failed load: the response becomes ErrorFunc's
 	sent           bool  // headers went out: no more cookies
 	closed         bool  // the handler returned
+	detached       bool  // loaded by Manager.Load (no response: no cookie ever), committed by Session.Commit
 }
 
 // kind is one way of keeping a session: in the database or sealed in the cookie. The Session holds what both
@@ -110,9 +111,17 @@ func (s *Session) writable() error {
 	case s.closed:
 		return ErrSessionClosed
 	case s.sent && !s.kind.storesWithoutCookie(s):
-		return fmt.Errorf("%w: only a new cookie could carry this change (no session yet, or one in the cookie)", ErrHeadersSent)
+		return fmt.Errorf("%w: only a new cookie could carry this change (no session yet, or one in the cookie)%s", ErrHeadersSent, s.noResponse())
 	}
 	return nil
+}
+
+// noResponse explains, in an error, why a session loaded outside the middleware cannot send a cookie.
+func (s *Session) noResponse() string {
+	if s.detached {
+		return "; a session from Manager.Load has no response to carry a cookie"
+	}
+	return ""
 }
 
 // ID returns the session id, "" while the session does not exist (yet) or lives in the cookie. It reads the
@@ -372,6 +381,8 @@ func (s *Session) cookieChange() error {
 	switch {
 	case s.closed:
 		return ErrSessionClosed
+	case s.sent && s.detached:
+		return fmt.Errorf("%w%s", ErrHeadersSent, s.noResponse())
 	case s.sent:
 		return ErrHeadersSent
 	}

@@ -18,6 +18,9 @@ type Store interface {
 	// Load finds session id and checks tokenHash and expiry on what it finds (a read by id alone). It
 	// returns Found with the record only for a live session whose accepted tokens include tokenHash.
 	Load(ctx context.Context, id string, tokenHash []byte, now time.Time) (Loaded, error)
+	// LoadByID finds session id without a token (the caller vouches for the id: server-side code that got
+	// it from an authenticated request). It returns nil for no live session.
+	LoadByID(ctx context.Context, id string, now time.Time) (*Record, error)
 	// Insert stores a new session.
 	Insert(ctx context.Context, rec *Record) error
 	// Commit applies one request's write (see Commit) all or nothing.
