@@ -90,6 +90,9 @@ func (m *Manager) begin(s *Session, r *http.Request) {
 			}
 		}
 	}
+	if seen > 0 && db == nil && sealed == nil {
+		m.errorKind(ErrorInvalid) // malformed, forged, or a seal that no longer opens
+	}
 	switch {
 	case db != nil && sealed != nil:
 		s.kind, s.fallback = db, sealed

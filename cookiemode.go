@@ -165,7 +165,8 @@ func (c *cookieSession) commit(ctx context.Context, s *Session, now time.Time, c
 	case !canSetCookie:
 		return keepCookie, nil
 	case moving:
-		return s.m.moveToDatabase(ctx, s, now, s.renew) // Renew restarts the Lifetime, as for a database session
+		// Renew restarts the Lifetime, as for a database session.
+		return s.m.moveToDatabase(ctx, s, now, s.renew, moveReason(s))
 	case !s.dirty() && !c.resealDue(s, now):
 		return keepCookie, nil
 	}
@@ -193,8 +194,18 @@ func (m *Manager) seal(ctx context.Context, s *Session, now time.Time) (outcome,
 			return o, nil
 		}
 	}
-	m.opts.Logger.Debug("mongosession: session outgrew its cookie: moved to the database")
-	return m.moveToDatabase(ctx, s, now, false)
+	return m.moveToDatabase(ctx, s, now, false, "outgrew its cookie")
+}
+
+// moveReason says why a cookie-mode session moves to the database, for the log.
+func moveReason(s *Session) string {
+	switch {
+	case s.renew:
+		return "Renew"
+	case s.promote:
+		return "Promote"
+	}
+	return "linked to a user"
 }
 
 // payload is what a sealed cookie holds, as a BSON document {c: created, i: issued, u: user (optional),

@@ -56,7 +56,10 @@ func (d *dbSession) load(s *Session, now time.Time) error {
 	var bestRes store.Loaded
 	for i := range d.cands {
 		c := &d.cands[i]
+		start := time.Now()
 		res, err := s.m.store.Load(ctx, c.id, c.hash[:], now)
+		s.m.event(MetricLoad)
+		observe(s.m.opts.Metrics.LoadDuration, start)
 		if err != nil {
 			return s.m.storeErr("load session", c.id, err)
 		}
@@ -73,6 +76,9 @@ func (d *dbSession) load(s *Session, now time.Time) error {
 		}
 	}
 	d.cur, d.loaded, d.status = best, true, bestRes.Status
+	if bestRes.Status == store.Missing {
+		s.m.errorKind(ErrorInvalid)
+	}
 	if bestRes.Status == store.Retired || bestRes.Status == store.Renewed {
 		s.m.tokenRetired(ctx, s, d.cookie().id, bestRes, now)
 	}
@@ -201,6 +207,7 @@ func (d *dbSession) update(ctx context.Context, s *Session, now time.Time, canSe
 	n.Tokens, n.Retired = c.Rotate.Tokens, c.Rotate.Retired
 	s.setRecord(&n)
 	d.token = token
+	s.m.lifecycle(ctx, MetricRotate, rec.ID)
 	return s.m.setCookie(cookieValue(rec.ID, token), &n), nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/mongosession/mongosession/internal/store"
 )
@@ -57,8 +58,12 @@ func (m *Manager) LoadID(ctx context.Context, id string) (*Session, error) {
 	s := &Session{m: m, ctx: ctx, arrived: m.now(), detached: true, sent: true}
 	rctx, cancel := context.WithTimeout(ctx, m.opts.Timeout)
 	defer cancel()
+	start := time.Now()
 	rec, err := m.store.LoadByID(rctx, id, m.now())
+	m.event(MetricLoad)
+	observe(m.opts.Metrics.LoadDuration, start)
 	if err != nil {
+		m.failed(ctx, err)
 		return nil, m.storeErr("load session", id, err)
 	}
 	d := &dbSession{cands: []dbCookie{{id: id}}, loaded: true}

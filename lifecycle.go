@@ -30,11 +30,23 @@ func (s *Session) commit(canSetCookie bool) (outcome, error) {
 	// The commit must finish even if the client goes away: a cancelled write leaves an unknown state.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.m.opts.Timeout)
 	defer cancel()
+	s.m.event(MetricCommit)
+	defer observe(s.m.opts.Metrics.CommitDuration, time.Now())
+	o, err := s.commitDue(ctx, now, canSetCookie)
+	if err != nil {
+		s.m.failed(ctx, err)
+	}
+	return o, err
+}
+
+// commitDue is the commit of a session that has work to do.
+func (s *Session) commitDue(ctx context.Context, now time.Time, canSetCookie bool) (outcome, error) {
 	o := keepCookie
 	if s.destroyed != nil {
 		if err := s.destroyed.end(ctx, s); err != nil {
 			return keepCookie, err
 		}
+		s.m.lifecycle(ctx, MetricDestroy, s.destroyed.id())
 		s.destroyed, o = nil, clearCookie
 	}
 	next, err := s.kind.commit(ctx, s, now, canSetCookie)
@@ -70,10 +82,17 @@ func (m *Manager) create(ctx context.Context, s *Session, now time.Time, canSetC
 		s.view.changes, s.user, s.remember = nil, nil, nil
 		return keepCookie, fmt.Errorf("%w: a change to a request without a session was not stored", ErrHeadersSent)
 	}
+	var o outcome
+	var err error
 	if m.sealer != nil && m.opts.StartInCookie && !s.promote && !s.renew && !userLinked(s) {
-		return m.seal(ctx, s, now)
+		o, err = m.seal(ctx, s, now)
+	} else {
+		o, err = m.createSession(ctx, s, now, false)
 	}
-	return m.createSession(ctx, s, now, false)
+	if err == nil {
+		m.lifecycle(ctx, MetricCreate, s.kind.id(), "mode", s.kind.mode(s).String())
+	}
+	return o, err
 }
 
 // userLinked reports whether the session is (or is about to be) linked to a user. Such a session lives in the
@@ -125,12 +144,17 @@ func (m *Manager) createSession(ctx context.Context, s *Session, now time.Time, 
 }
 
 // moveToDatabase moves a cookie-mode session to the database (Promote, Renew, a user link, or a session that
-// outgrew its cookie): one insert, a database cookie. fresh restarts the Lifetime (Renew); otherwise the
-// session keeps its creation time and absolute deadline.
-func (m *Manager) moveToDatabase(ctx context.Context, s *Session, now time.Time, fresh bool) (outcome, error) {
+// outgrew its cookie: why says which, for the log): one insert, a database cookie. fresh restarts the
+// Lifetime (Renew); otherwise the session keeps its creation time and absolute deadline. A new session that
+// does not fit in a cookie starts in the database the same way (not counted as a move: it was never in one).
+func (m *Manager) moveToDatabase(ctx context.Context, s *Session, now time.Time, fresh bool, why string) (outcome, error) {
+	moving := s.rec != nil
 	o, err := m.createSession(ctx, s, now, !fresh)
 	if err != nil {
 		return keepCookie, fmt.Errorf("mongosession: move session to the database: %w", err)
+	}
+	if moving {
+		m.lifecycle(ctx, MetricMove, s.kind.id(), "why", why)
 	}
 	return o, nil
 }
@@ -162,7 +186,9 @@ func (m *Manager) renew(ctx context.Context, s *Session, now time.Time) (outcome
 		}
 		return keepCookie, ErrSuperseded
 	}
+	renewed := func() { m.lifecycle(ctx, MetricRenew, created.ID, "previous", SessionHash(old.ID)) }
 	if sameData(final.Data, old.Data) && final.User == old.User {
+		renewed()
 		return o, nil
 	}
 	// Parallel requests changed the old session after this one read it: apply this request's changes on
@@ -190,6 +216,7 @@ func (m *Manager) renew(ctx context.Context, s *Session, now time.Time) (outcome
 		n.User = *c.User
 	}
 	s.setRecord(&n)
+	renewed()
 	return o, nil
 }
 

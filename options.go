@@ -102,8 +102,12 @@ type Options struct {
 	// (never containing a token) on Logger.
 	ErrorFunc func(w http.ResponseWriter, r *http.Request, err error)
 
-	// Logger receives the library's log lines. Default slog.Default().
+	// Logger receives the library's log lines. Default slog.Default(). At Debug level it also logs the life
+	// of sessions (created, rotated, renewed, destroyed, moved to the database), naming them by SessionHash.
 	Logger *slog.Logger
+
+	// Metrics receives counts and timings (loads, commits, rotations, errors by kind, ...). Default: none.
+	Metrics Metrics
 
 	// CookieKeys turn on cookie mode (see the README section "Cookie mode"): session data sealed into the cookie with
 	// AES-256-GCM, no database work. The first key seals, every key opens, so a new key goes first and an old

@@ -65,6 +65,7 @@ func (m *Manager) tokenRetired(ctx context.Context, s *Session, id string, res s
 	ev := SecurityEvent{Kind: EventTokenReuse, Session: SessionHash(id), RemoteAddr: client.RemoteAddr,
 		UserAgent: client.UserAgent, Time: now}
 	m.opts.OnSecurityEvent(ev)
+	m.event(MetricReuse)
 	if m.opts.KeepSessionOnReuse || res.Status != store.Retired {
 		return
 	}
@@ -75,6 +76,7 @@ func (m *Manager) tokenRetired(ctx context.Context, s *Session, id string, res s
 	}
 	ev.Kind = EventSessionRevoked
 	m.opts.OnSecurityEvent(ev)
+	m.event(MetricRevoke)
 }
 
 // maxUserAgent bounds the User-Agent kept with a session or put in an event.

@@ -89,6 +89,7 @@ func (s *Session) loadLocked() error {
 	}
 	if err := s.kind.load(s, s.m.now()); err != nil {
 		s.err = err
+		s.m.failed(s.ctx, err)
 	}
 	return s.err
 }
