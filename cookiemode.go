@@ -166,7 +166,12 @@ func (c *cookieSession) commit(ctx context.Context, s *Session, now time.Time, c
 		return keepCookie, nil
 	case moving:
 		// Renew restarts the Lifetime, as for a database session.
-		return s.m.moveToDatabase(ctx, s, now, s.renew, moveReason(s))
+		renew := s.renew
+		o, err := s.m.moveToDatabase(ctx, s, now, renew, moveReason(s))
+		if err == nil && renew {
+			s.m.event(MetricRenew) // a login, as for a database session (logged as the move)
+		}
+		return o, err
 	case !s.dirty() && !c.resealDue(s, now):
 		return keepCookie, nil
 	}

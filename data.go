@@ -191,6 +191,9 @@ func marshalValue(v any) (bson.Type, []byte, error) {
 // default for an any is bson.Binary). The value is decoded as the one field of a document, where the
 // decoder's options apply.
 func anyOf(v bson.RawValue) (any, error) {
+	if out, ok := scalarOf(v); ok {
+		return out, nil
+	}
 	doc, err := bson.Marshal(bson.D{{Key: "v", Value: v}})
 	if err != nil {
 		return nil, err
@@ -203,4 +206,25 @@ func anyOf(v bson.RawValue) (any, error) {
 	}
 	err = dec.Decode(&out)
 	return out.V, err
+}
+
+// scalarOf decodes the common scalar types as anyOf does, without a decoder.
+func scalarOf(v bson.RawValue) (any, bool) {
+	switch v.Type {
+	case bson.TypeString:
+		return v.StringValueOK()
+	case bson.TypeInt64:
+		return v.Int64OK()
+	case bson.TypeInt32:
+		return v.Int32OK()
+	case bson.TypeDouble:
+		return v.DoubleOK()
+	case bson.TypeBoolean:
+		return v.BooleanOK()
+	case bson.TypeDateTime:
+		return timeOf(v)
+	case bson.TypeNull:
+		return nil, true
+	}
+	return nil, false
 }

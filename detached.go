@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/mongosession/mongosession/internal/store"
@@ -39,7 +40,10 @@ func (m *Manager) Load(ctx context.Context, r *http.Request) (*Session, error) {
 // way. Only the request's client is unknown: the session's recorded client info (RecordClientInfo) is left
 // as it is.
 func (m *Manager) LoadCookie(ctx context.Context, value string) (*Session, error) {
-	r := &http.Request{Header: http.Header{"Cookie": {m.opts.CookieName + "=" + value}}}
+	r := &http.Request{Header: http.Header{}}
+	if !strings.ContainsAny(value, "; ,") { // not a cookie value: no session
+		r.Header.Set("Cookie", m.opts.CookieName+"="+value)
+	}
 	s := &Session{}
 	m.begin(s, r)
 	s.req = nil

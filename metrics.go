@@ -38,7 +38,8 @@ const (
 	MetricCreate MetricEvent = "create"
 	// MetricRotate: a session's token was rotated (a new cookie).
 	MetricRotate MetricEvent = "rotate"
-	// MetricRenew: a session was renewed under a new id (Session.Renew).
+	// MetricRenew: a session was renewed under a new id (Session.Renew). A cookie-mode session's Renew counts
+	// as a renewal and a move.
 	MetricRenew MetricEvent = "renew"
 	// MetricDestroy: a session was ended by Session.Destroy.
 	MetricDestroy MetricEvent = "destroy"

@@ -79,6 +79,10 @@ func TestMetricsAndLifecycleLog(t *testing.T) {
 
 	b.do(put)
 	c.expect(t, "new cookie-mode session", map[string]int{"create": 1, "commit": 1})
+	other := &browser{m: e.mgr}
+	other.do(put)
+	other.do(func(s *mongosession.Session) { _ = s.Renew() })
+	c.expect(t, "cookie-mode session renewed", map[string]int{"create": 1, "commit": 2, "move": 1, "renew": 1})
 	b.do(func(s *mongosession.Session) { _ = s.Promote() })
 	c.expect(t, "Promote", map[string]int{"move": 1, "commit": 1})
 	b.do(read)
