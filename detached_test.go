@@ -106,6 +106,9 @@ func TestLoadWithoutSession(t *testing.T) {
 			return e.mgr.LoadCookie(ctx, "AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
 		},
 		"unknown id": func() (*mongosession.Session, error) { return e.mgr.LoadID(ctx, "AAAAAAAAAAAAAAAAAAAAAA") },
+		"not a cookie value": func() (*mongosession.Session, error) {
+			return e.mgr.LoadCookie(ctx, "x; session=AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+		},
 	} {
 		s, err := load()
 		if err != nil {
