@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -154,4 +155,19 @@ func TestMetricsOutageAndReuse(t *testing.T) {
 		t.Fatalf("database down: status %d", rec.Code)
 	}
 	c.expect(t, "database down", map[string]int{"load": 1, "error outage": 1})
+}
+
+// A change that needs a cookie after the response started cannot be stored: counted as late.
+func TestMetricsLateChange(t *testing.T) {
+	var c counter
+	m, err := mongosession.New(memStore(), mongosession.Options{Metrics: c.metrics()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/", nil)
+	m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+		mongosession.FromContext(r.Context()).SetUser("ada") // a new session, after the headers
+	})).ServeHTTP(httptest.NewRecorder(), req)
+	c.expect(t, "SetUser after the headers", map[string]int{"commit": 1, "error late": 1})
 }
