@@ -116,7 +116,12 @@ func (d *dbSession) commit(ctx context.Context, s *Session, now time.Time, canSe
 	case !d.loaded:
 		return d.writeOnly(ctx, s, now, canSetCookie)
 	case d.status == store.Found && s.renew:
-		return s.m.renew(ctx, s, now)
+		old := s.rec.ID
+		o, err := s.m.renew(ctx, s, now)
+		if err == nil {
+			s.m.lifecycle(ctx, MetricRenew, s.rec.ID, "previous", SessionHash(old))
+		}
+		return o, err
 	case d.status == store.Found:
 		return d.update(ctx, s, now, canSetCookie)
 	case d.status == store.Missing:

@@ -186,9 +186,7 @@ func (m *Manager) renew(ctx context.Context, s *Session, now time.Time) (outcome
 		}
 		return keepCookie, ErrSuperseded
 	}
-	renewed := func() { m.lifecycle(ctx, MetricRenew, created.ID, "previous", SessionHash(old.ID)) }
 	if sameData(final.Data, old.Data) && final.User == old.User {
-		renewed()
 		return o, nil
 	}
 	// Parallel requests changed the old session after this one read it: apply this request's changes on
@@ -216,7 +214,6 @@ func (m *Manager) renew(ctx context.Context, s *Session, now time.Time) (outcome
 		n.User = *c.User
 	}
 	s.setRecord(&n)
-	renewed()
 	return o, nil
 }
 
