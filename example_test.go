@@ -105,9 +105,9 @@ func ExampleSession_Renew() {
 
 	browser := newBrowser(srv)
 	fmt.Println(post(browser, srv.URL+"/cart", url.Values{"item": {"book"}}))
-	before := sessionCookie(browser, srv)
+	before := jarCookie(browser, srv)
 	fmt.Println(post(browser, srv.URL+"/login", url.Values{"user": {"ada"}, "remember": {"on"}}))
-	fmt.Println("new session id after login:", sessionID(sessionCookie(browser, srv)) != sessionID(before))
+	fmt.Println("new session id after login:", sessionID(jarCookie(browser, srv)) != sessionID(before))
 	// Output:
 	// hello stranger, your cart: [book]
 	// hello ada, your cart: [book]
@@ -145,7 +145,7 @@ func ExampleSession_Destroy() {
 
 	browser := newBrowser(srv)
 	fmt.Println(post(browser, srv.URL+"/login", nil))
-	stolen := sessionCookie(browser, srv)
+	stolen := jarCookie(browser, srv)
 	fmt.Println(get(browser, srv.URL+"/whoami"))
 	fmt.Println(post(browser, srv.URL+"/logout", nil))
 	fmt.Println(get(browser, srv.URL+"/whoami"))
@@ -324,8 +324,8 @@ func body(resp *http.Response, err error) string {
 	return strings.TrimSpace(string(b))
 }
 
-// sessionCookie returns the session cookie c holds for srv.
-func sessionCookie(c *http.Client, srv *httptest.Server) *http.Cookie {
+// jarCookie returns the session cookie c holds for srv.
+func jarCookie(c *http.Client, srv *httptest.Server) *http.Cookie {
 	for _, ck := range c.Jar.Cookies(mustURL(srv.URL)) {
 		if strings.HasSuffix(ck.Name, "session") {
 			return ck
