@@ -20,6 +20,8 @@ import (
 	"net/textproto"
 	"strings"
 	"time"
+
+	"github.com/mongosession/mongosession/internal/store"
 )
 
 type cookieOp uint8
@@ -32,9 +34,10 @@ const (
 
 // outcome is what a commit asks of the browser's cookie.
 type outcome struct {
-	op    cookieOp
-	value string
-	until time.Time
+	op      cookieOp
+	value   string
+	until   time.Time
+	persist bool // Max-Age and Expires; without, a browser-session cookie
 }
 
 var (
@@ -42,8 +45,17 @@ var (
 	clearCookie = outcome{op: opClear}
 )
 
-func setCookie(value string, until time.Time) outcome {
-	return outcome{op: opSet, value: value, until: until}
+// setCookie is the outcome of a session stored as rec whose cookie now holds value.
+func (m *Manager) setCookie(value string, rec *store.Record) outcome {
+	return outcome{op: opSet, value: value, until: rec.Absolute, persist: m.persistent(rec.Remember)}
+}
+
+// persistent tells whether a session whose choice is remember (nil: none made) gets a persistent cookie.
+func (m *Manager) persistent(remember *bool) bool {
+	if remember != nil {
+		return *remember
+	}
+	return !m.opts.BrowserSessionCookie
 }
 
 // maxCandidates bounds how many cookies of our name a request may make us consider. Several arrive when a
@@ -77,6 +89,9 @@ func (m *Manager) begin(s *Session, r *http.Request) {
 				sealed = m.openSealed(value)
 			}
 		}
+	}
+	if seen > 0 && db == nil && sealed == nil {
+		m.errorKind(ErrorInvalid) // malformed, forged, or a seal that no longer opens
 	}
 	switch {
 	case db != nil && sealed != nil:
@@ -123,7 +138,7 @@ func (m *Manager) httpCookie(o outcome, now time.Time) *http.Cookie {
 	if o.op == opClear {
 		c.MaxAge = -1
 		c.Expires = time.Unix(1, 0)
-	} else {
+	} else if o.persist {
 		c.Expires = o.until.UTC()
 		// Rounded up: the browser must not drop the cookie before the server ends the session.
 		c.MaxAge = max(1, int(math.Ceil(o.until.Sub(now).Seconds())))

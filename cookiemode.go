@@ -127,6 +127,7 @@ func (m *Manager) cookieRecord(p payload) *store.Record {
 		Tokens:   []store.Token{{At: p.Issued}},
 		Data:     p.Data,
 		User:     p.User,
+		Remember: p.Remember,
 		Created:  p.Created,
 		Absolute: p.Created.Add(m.opts.Lifetime),
 		Expires:  minTime(p.Issued.Add(m.opts.IdleTimeout), p.Created.Add(m.opts.Lifetime)),
@@ -159,12 +160,18 @@ func (c *cookieSession) commit(ctx context.Context, s *Session, now time.Time, c
 	moving := s.renew || s.promote || userLinked(s)
 	switch {
 	case !canSetCookie && (moving || s.dirty()):
-		s.view.changes, s.user = nil, nil
+		s.view.changes, s.user, s.remember = nil, nil, nil
 		return keepCookie, fmt.Errorf("%w: a change to a cookie-mode session was not stored", ErrHeadersSent)
 	case !canSetCookie:
 		return keepCookie, nil
 	case moving:
-		return s.m.moveToDatabase(ctx, s, now, s.renew) // Renew restarts the Lifetime, as for a database session
+		// Renew restarts the Lifetime, as for a database session.
+		renew := s.renew
+		o, err := s.m.moveToDatabase(ctx, s, now, renew, moveReason(s))
+		if err == nil && renew {
+			s.m.event(MetricRenew) // a login, as for a database session (logged as the move)
+		}
+		return o, err
 	case !s.dirty() && !c.resealDue(s, now):
 		return keepCookie, nil
 	}
@@ -175,31 +182,45 @@ func (c *cookieSession) commit(ctx context.Context, s *Session, now time.Time, c
 // no longer fits in MaxCookieBytes.
 func (m *Manager) seal(ctx context.Context, s *Session, now time.Time) (outcome, error) {
 	now = now.Truncate(time.Millisecond) // what the cookie keeps
-	p := payload{Created: now, Issued: now, Data: s.view.all()}
+	p := payload{Created: now, Issued: now, Data: s.view.all(), Remember: s.remember}
 	if s.rec != nil {
 		p.Created = s.rec.Created
+		if p.Remember == nil {
+			p.Remember = s.rec.Remember
+		}
 	}
 	if plain, err := encodePayload(p); err == nil && len(plain) < m.opts.MaxCookieBytes {
 		rec := m.cookieRecord(p)
-		o := setCookie(m.sealer.seal(m.sealAD, plain), rec.Absolute)
+		o := m.setCookie(m.sealer.seal(m.sealAD, plain), rec)
 		if m.cookieBytes(o, now) <= m.opts.MaxCookieBytes {
 			s.kind = &cookieSession{opened: rec}
 			s.setRecord(rec)
-			s.view.changes, s.user = nil, nil
+			s.view.changes, s.user, s.remember = nil, nil, nil
 			return o, nil
 		}
 	}
-	m.opts.Logger.Debug("mongosession: session outgrew its cookie: moved to the database")
-	return m.moveToDatabase(ctx, s, now, false)
+	return m.moveToDatabase(ctx, s, now, false, "outgrew its cookie")
+}
+
+// moveReason says why a cookie-mode session moves to the database, for the log.
+func moveReason(s *Session) string {
+	switch {
+	case s.renew:
+		return "Renew"
+	case s.promote:
+		return "Promote"
+	}
+	return "linked to a user"
 }
 
 // payload is what a sealed cookie holds, as a BSON document {c: created, i: issued, u: user (optional),
-// d: data}. Times are BSON dates (milliseconds).
+// r: remember (optional), d: data}. Times are BSON dates (milliseconds).
 type payload struct {
-	Created time.Time
-	Issued  time.Time
-	User    string
-	Data    map[string]bson.RawValue
+	Created  time.Time
+	Issued   time.Time
+	User     string
+	Remember *bool // Session.RememberMe; nil: the option decides
+	Data     map[string]bson.RawValue
 }
 
 func encodePayload(p payload) ([]byte, error) {
@@ -215,6 +236,9 @@ func encodePayload(p payload) ([]byte, error) {
 	doc := bson.D{{Key: "c", Value: bson.NewDateTimeFromTime(p.Created)}, {Key: "i", Value: bson.NewDateTimeFromTime(p.Issued)}}
 	if p.User != "" {
 		doc = append(doc, bson.E{Key: "u", Value: p.User})
+	}
+	if p.Remember != nil {
+		doc = append(doc, bson.E{Key: "r", Value: *p.Remember})
 	}
 	doc = append(doc, bson.E{Key: "d", Value: data})
 	return bson.Marshal(doc)
@@ -262,6 +286,10 @@ func decodePayload(b []byte) (payload, error) {
 			}
 		case "u":
 			p.User, ok = v.StringValueOK()
+		case "r":
+			var r bool
+			r, ok = v.BooleanOK()
+			p.Remember = &r
 		case "d":
 			var doc bson.Raw
 			if doc, ok = v.DocumentOK(); ok {

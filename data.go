@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"math"
+	"reflect"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/mongosession/mongosession/internal/store"
@@ -98,7 +101,7 @@ func checkKey(key string) error {
 // encodeValue encodes v as BSON and checks all of it, nested keys and strings included, so that a value that
 // Put accepts is one that every commit (MongoDB, or the sealed cookie) can store.
 func encodeValue(key string, v any) (bson.RawValue, error) {
-	t, b, err := bson.MarshalValue(v)
+	t, b, err := marshalValue(v)
 	if err != nil {
 		return bson.RawValue{}, fmt.Errorf("%w: %q cannot be stored as BSON: %v", ErrInvalidValue, key, err)
 	}
@@ -144,4 +147,84 @@ func checkValue(v bson.RawValue, depth int) error {
 		return fmt.Errorf("BSON type %s is deprecated", v.Type)
 	}
 	return nil
+}
+
+// valueRegistry encodes values as the driver does, except that Go integers other than int32 are stored as
+// int64 at any depth: the driver stores int as int32 when it fits (and int8, int16, uint8, uint16 always), so
+// Put("n", 42) would come back from Get as an int32. An int32 stays an int32: it was asked for.
+// It decodes BSON dates to time.Time (the driver's default for an any is bson.DateTime).
+var valueRegistry = func() *bson.Registry {
+	reg := bson.NewRegistry()
+	asInt64 := bson.ValueEncoderFunc(func(_ bson.EncodeContext, vw bson.ValueWriter, v reflect.Value) error {
+		if v.CanInt() {
+			return vw.WriteInt64(v.Int())
+		}
+		if u := v.Uint(); u <= math.MaxInt64 {
+			return vw.WriteInt64(int64(u))
+		}
+		return fmt.Errorf("%d does not fit in an int64", v.Uint())
+	})
+	for _, k := range []reflect.Kind{reflect.Int, reflect.Int8, reflect.Int16, reflect.Uint, reflect.Uint8,
+		reflect.Uint16, reflect.Uint32, reflect.Uint64} {
+		reg.RegisterKindEncoder(k, asInt64)
+	}
+	reg.RegisterTypeMapEntry(bson.TypeDateTime, reflect.TypeFor[time.Time]())
+	return reg
+}()
+
+// marshalValue is bson.MarshalValue with valueRegistry: the value is encoded as the one field of a document.
+func marshalValue(v any) (bson.Type, []byte, error) {
+	var buf bytes.Buffer
+	enc := bson.NewEncoder(bson.NewDocumentWriter(&buf))
+	enc.SetRegistry(valueRegistry)
+	if err := enc.Encode(bson.D{{Key: "v", Value: v}}); err != nil {
+		return 0, nil, err
+	}
+	val, err := bson.Raw(buf.Bytes()).LookupErr("v")
+	if err != nil {
+		return 0, nil, err
+	}
+	return val.Type, val.Value, nil
+}
+
+// anyOf decodes v as Get returns it: with valueRegistry, and generic binary data as []byte (the driver's
+// default for an any is bson.Binary). The value is decoded as the one field of a document, where the
+// decoder's options apply.
+func anyOf(v bson.RawValue) (any, error) {
+	if out, ok := scalarOf(v); ok {
+		return out, nil
+	}
+	doc, err := bson.Marshal(bson.D{{Key: "v", Value: v}})
+	if err != nil {
+		return nil, err
+	}
+	dec := bson.NewDecoder(bson.NewDocumentReader(bytes.NewReader(doc)))
+	dec.SetRegistry(valueRegistry)
+	dec.BinaryAsSlice()
+	var out struct {
+		V any `bson:"v"`
+	}
+	err = dec.Decode(&out)
+	return out.V, err
+}
+
+// scalarOf decodes the common scalar types as anyOf does, without a decoder.
+func scalarOf(v bson.RawValue) (any, bool) {
+	switch v.Type {
+	case bson.TypeString:
+		return v.StringValueOK()
+	case bson.TypeInt64:
+		return v.Int64OK()
+	case bson.TypeInt32:
+		return v.Int32OK()
+	case bson.TypeDouble:
+		return v.DoubleOK()
+	case bson.TypeBoolean:
+		return v.BooleanOK()
+	case bson.TypeDateTime:
+		return timeOf(v)
+	case bson.TypeNull:
+		return nil, true
+	}
+	return nil, false
 }

@@ -56,7 +56,10 @@ func (d *dbSession) load(s *Session, now time.Time) error {
 	var bestRes store.Loaded
 	for i := range d.cands {
 		c := &d.cands[i]
+		start := time.Now()
 		res, err := s.m.store.Load(ctx, c.id, c.hash[:], now)
+		s.m.event(MetricLoad)
+		observe(s.m.opts.Metrics.LoadDuration, start)
 		if err != nil {
 			return s.m.storeErr("load session", c.id, err)
 		}
@@ -73,6 +76,9 @@ func (d *dbSession) load(s *Session, now time.Time) error {
 		}
 	}
 	d.cur, d.loaded, d.status = best, true, bestRes.Status
+	if bestRes.Status == store.Missing {
+		s.m.errorKind(ErrorInvalid)
+	}
 	if bestRes.Status == store.Retired || bestRes.Status == store.Renewed {
 		s.m.tokenRetired(ctx, s, d.cookie().id, bestRes, now)
 	}
@@ -110,7 +116,12 @@ func (d *dbSession) commit(ctx context.Context, s *Session, now time.Time, canSe
 	case !d.loaded:
 		return d.writeOnly(ctx, s, now, canSetCookie)
 	case d.status == store.Found && s.renew:
-		return s.m.renew(ctx, s, now)
+		old := s.rec.ID
+		o, err := s.m.renew(ctx, s, now)
+		if err == nil {
+			s.m.lifecycle(ctx, MetricRenew, s.rec.ID, "previous", SessionHash(old))
+		}
+		return o, err
 	case d.status == store.Found:
 		return d.update(ctx, s, now, canSetCookie)
 	case d.status == store.Missing:
@@ -131,12 +142,12 @@ func (d *dbSession) commit(ctx context.Context, s *Session, now time.Time, canSe
 func (d *dbSession) writeOnly(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {
 	c := d.cookie()
 	out, err := s.m.store.Commit(ctx, &store.Commit{ID: c.id, Now: now, AuthHash: c.hash[:],
-		Changes: s.view.changes, User: s.user})
+		Changes: s.view.changes, User: s.user, Remember: s.remember})
 	if err != nil {
 		return keepCookie, s.m.storeErr("commit", c.id, err)
 	}
 	if out != store.Gone {
-		s.view.changes, s.user = nil, nil
+		s.view.changes, s.user, s.remember = nil, nil, nil
 		return keepCookie, nil
 	}
 	if err := d.load(s, now); err != nil {
@@ -154,11 +165,14 @@ func (d *dbSession) writeOnly(ctx context.Context, s *Session, now time.Time, ca
 func (d *dbSession) update(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {
 	rec := s.rec
 	rotate, extend := s.m.touchDue(rec, now, canSetCookie)
-	c := &store.Commit{ID: rec.ID, Now: now, Changes: s.view.changes, User: s.user}
+	c := &store.Commit{ID: rec.ID, Now: now, Changes: s.view.changes, User: s.user, Remember: s.remember}
+	if canSetCookie && s.remember != nil && s.m.persistent(s.remember) != s.m.persistent(rec.Remember) {
+		rotate = true // the new cookie carries the new choice
+	}
 	if s.dirty() || rotate || extend {
 		c.Expires = s.m.deadline(now, rec.Absolute)
 	}
-	if s.m.opts.RecordClientInfo && s.dirty() {
+	if s.m.opts.RecordClientInfo && s.dirty() && s.req != nil { // LoadCookie and LoadID know no client
 		ci := s.m.clientInfo(s.req, now)
 		c.Client = &ci
 	}
@@ -184,10 +198,13 @@ func (d *dbSession) update(ctx context.Context, s *Session, now time.Time, canSe
 	if s.user != nil {
 		n.User = *s.user
 	}
+	if s.remember != nil {
+		n.Remember = s.remember
+	}
 	if !c.Expires.IsZero() {
 		n.Expires = c.Expires
 	}
-	s.user = nil
+	s.user, s.remember = nil, nil
 	if out != store.Rotated {
 		s.setRecord(&n)
 		return keepCookie, nil
@@ -195,7 +212,8 @@ func (d *dbSession) update(ctx context.Context, s *Session, now time.Time, canSe
 	n.Tokens, n.Retired = c.Rotate.Tokens, c.Rotate.Retired
 	s.setRecord(&n)
 	d.token = token
-	return setCookie(cookieValue(rec.ID, token), rec.Absolute), nil
+	s.m.lifecycle(ctx, MetricRotate, rec.ID)
+	return s.m.setCookie(cookieValue(rec.ID, token), &n), nil
 }
 
 func (d *dbSession) end(ctx context.Context, s *Session) error {

@@ -1,31 +1,47 @@
 package mongosession_test
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 
 	"github.com/mongosession/mongosession"
-	"github.com/mongosession/mongosession/internal/memstore"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 // The hybrid setup: anonymous visitors live in an encrypted cookie and cost the database nothing; login
-// (Renew) moves the session to the store, data included. memstore stands in for MongoStore here.
+// (Renew) moves the session to MongoDB, data included.
 func ExampleOptions_cookieMode() {
+	ctx := context.Background()
+	client, err := mongo.Connect(mongosession.ClientOptions(mongosession.TestURI)) // your MongoDB URI
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Disconnect(ctx)
+	coll := client.Database("mongosession_examples").Collection("cookie_mode")
+	_ = coll.Drop(ctx) // start from an empty collection: the example counts its documents
+	store, err := mongosession.NewMongoStore(ctx, coll, mongosession.StoreOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
 	key := make([]byte, 32) // in production: 32 random bytes kept secret, the same on every server
 	_, _ = rand.Read(key)
-	store := memstore.New()
-	m, err := mongosession.New(store, mongosession.Options{
+	sessions, err := mongosession.New(store, mongosession.Options{
 		CookieKeys:    [][]byte{key}, // to rotate: {newKey, oldKey}
 		StartInCookie: true,
 	})
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		s := mongosession.FromContext(r.Context())
 		mode := s.Mode() // where the session came from
 		n, err := s.Incr("visits", 1)
@@ -36,32 +52,24 @@ func ExampleOptions_cookieMode() {
 	})
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		s := mongosession.FromContext(r.Context())
-		_ = s.Put("user", "ada")
-		_ = s.Renew() // a cookie-mode session moves to the database here (Promote would too)
+		s.SetUser("ada")
+		if err := s.Renew(); err != nil { // a cookie-mode session moves to the database here (Promote would too)
+			return
+		}
 		fmt.Fprintf(w, "logged in, session in: %s", s.Mode())
 	})
-	h := m.Middleware(mux)
+	srv := httptest.NewTLSServer(sessions.Middleware(mux))
+	defer srv.Close()
 
-	var cookie *http.Cookie // the browser's cookie jar, for one cookie
-	do := func(method, path string) {
-		req := httptest.NewRequest(method, path, nil)
-		if cookie != nil {
-			req.AddCookie(cookie)
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		for _, c := range rec.Result().Cookies() {
-			cookie = c
-		}
-		fmt.Printf("%s %s: %s (sessions in the store: %d)\n", method, path, rec.Body, store.Len())
-	}
-	do("GET", "/")
-	do("GET", "/")
-	do("POST", "/login")
-	do("GET", "/")
+	browser := newBrowser(srv)
+	stored := func() int64 { n, _ := coll.CountDocuments(ctx, bson.D{}); return n }
+	fmt.Printf("%s (documents: %d)\n", get(browser, srv.URL+"/"), stored())
+	fmt.Printf("%s (documents: %d)\n", get(browser, srv.URL+"/"), stored())
+	fmt.Printf("%s (documents: %d)\n", post(browser, srv.URL+"/login", nil), stored())
+	fmt.Printf("%s (documents: %d)\n", get(browser, srv.URL+"/"), stored())
 	// Output:
-	// GET /: visit 1, session in: none (sessions in the store: 0)
-	// GET /: visit 2, session in: cookie (sessions in the store: 0)
-	// POST /login: logged in, session in: cookie (sessions in the store: 1)
-	// GET /: visit 3, session in: database (sessions in the store: 1)
+	// visit 1, session in: none (documents: 0)
+	// visit 2, session in: cookie (documents: 0)
+	// logged in, session in: cookie (documents: 1)
+	// visit 3, session in: database (documents: 1)
 }

@@ -30,11 +30,23 @@ func (s *Session) commit(canSetCookie bool) (outcome, error) {
 	// The commit must finish even if the client goes away: a cancelled write leaves an unknown state.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.m.opts.Timeout)
 	defer cancel()
+	s.m.event(MetricCommit)
+	defer observe(s.m.opts.Metrics.CommitDuration, time.Now())
+	o, err := s.commitDue(ctx, now, canSetCookie)
+	if err != nil {
+		s.m.failed(ctx, err)
+	}
+	return o, err
+}
+
+// commitDue is the commit of a session that has work to do.
+func (s *Session) commitDue(ctx context.Context, now time.Time, canSetCookie bool) (outcome, error) {
 	o := keepCookie
 	if s.destroyed != nil {
 		if err := s.destroyed.end(ctx, s); err != nil {
 			return keepCookie, err
 		}
+		s.m.lifecycle(ctx, MetricDestroy, s.destroyed.id())
 		s.destroyed, o = nil, clearCookie
 	}
 	next, err := s.kind.commit(ctx, s, now, canSetCookie)
@@ -63,17 +75,24 @@ func (noSession) storesWithoutCookie(*Session) bool   { return false }
 // is to be in the database) or one insert.
 func (m *Manager) create(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {
 	if len(s.view.changes) == 0 && !userLinked(s) {
-		s.user = nil
+		s.user, s.remember = nil, nil
 		return keepCookie, nil // nothing to store
 	}
 	if !canSetCookie {
-		s.view.changes, s.user = nil, nil
+		s.view.changes, s.user, s.remember = nil, nil, nil
 		return keepCookie, fmt.Errorf("%w: a change to a request without a session was not stored", ErrHeadersSent)
 	}
+	var o outcome
+	var err error
 	if m.sealer != nil && m.opts.StartInCookie && !s.promote && !s.renew && !userLinked(s) {
-		return m.seal(ctx, s, now)
+		o, err = m.seal(ctx, s, now)
+	} else {
+		o, err = m.createSession(ctx, s, now, false)
 	}
-	return m.createSession(ctx, s, now, false)
+	if err == nil {
+		m.lifecycle(ctx, MetricCreate, s.kind.id(), "mode", s.kind.mode(s).String())
+	}
+	return o, err
 }
 
 // userLinked reports whether the session is (or is about to be) linked to a user. Such a session lives in the
@@ -99,13 +118,16 @@ func (m *Manager) createSession(ctx context.Context, s *Session, now time.Time, 
 		Absolute: now.Add(m.opts.Lifetime),
 	}
 	if old := s.rec; old != nil {
-		rec.User = old.User
+		rec.User, rec.Remember = old.User, old.Remember
 		if keepAbsolute {
 			rec.Created, rec.Absolute = old.Created, old.Absolute
 		}
 	}
 	if s.user != nil {
 		rec.User = *s.user
+	}
+	if s.remember != nil {
+		rec.Remember = s.remember
 	}
 	rec.Expires = m.deadline(now, rec.Absolute)
 	if m.opts.RecordClientInfo {
@@ -117,17 +139,22 @@ func (m *Manager) createSession(ctx context.Context, s *Session, now time.Time, 
 	}
 	s.kind = &dbSession{cands: []dbCookie{newDBCookie(rec.ID, token)}, loaded: true, status: store.Found, token: token}
 	s.setRecord(rec)
-	s.view.changes, s.user, s.renew, s.promote = nil, nil, false, false
-	return setCookie(cookieValue(rec.ID, token), rec.Absolute), nil
+	s.view.changes, s.user, s.remember, s.renew, s.promote = nil, nil, nil, false, false
+	return m.setCookie(cookieValue(rec.ID, token), rec), nil
 }
 
 // moveToDatabase moves a cookie-mode session to the database (Promote, Renew, a user link, or a session that
-// outgrew its cookie): one insert, a database cookie. fresh restarts the Lifetime (Renew); otherwise the
-// session keeps its creation time and absolute deadline.
-func (m *Manager) moveToDatabase(ctx context.Context, s *Session, now time.Time, fresh bool) (outcome, error) {
+// outgrew its cookie: why says which, for the log): one insert, a database cookie. fresh restarts the
+// Lifetime (Renew); otherwise the session keeps its creation time and absolute deadline. A new session that
+// does not fit in a cookie starts in the database the same way (not counted as a move: it was never in one).
+func (m *Manager) moveToDatabase(ctx context.Context, s *Session, now time.Time, fresh bool, why string) (outcome, error) {
+	moving := s.rec != nil
 	o, err := m.createSession(ctx, s, now, !fresh)
 	if err != nil {
 		return keepCookie, fmt.Errorf("mongosession: move session to the database: %w", err)
+	}
+	if moving {
+		m.lifecycle(ctx, MetricMove, s.kind.id(), "why", why)
 	}
 	return o, nil
 }

@@ -21,12 +21,13 @@ type Store = store.Store
 
 // The session document, in one place:
 //
-//	{_id, tokens: [{h, at}], newest: h, retired: [{h, at}], data: {key: value}, user, client: {ip, ua, seen},
-//	 created, absolute, expires}
+//	{_id, tokens: [{h, at}], newest: h, retired: [{h, at}], data: {key: value}, user, remember,
+//	 client: {ip, ua, seen}, created, absolute, expires}
 //
 // tokens are the accepted token hashes with their issue times, newest last; newest repeats the newest hash as
 // the field a rotation compares and sets; retired holds recently retired hashes with their retirement times
-// (to recognise a replayed or a merely slow cookie). user and client are present only when set. expires is the
+// (to recognise a replayed or a merely slow cookie). user, remember (the session's choice of a persistent
+// cookie, Session.RememberMe) and client are present only when set. expires is the
 // deadline in force (the idle deadline capped by absolute), a BSON date for the TTL index. A session renewed
 // away leaves a tombstone {_id: "r:" + id, retired, expires} for a short grace window.
 const (
@@ -36,6 +37,7 @@ const (
 	fieldRetired  = "retired"
 	fieldData     = "data"
 	fieldUser     = "user"
+	fieldRemember = "remember"
 	fieldClient   = "client"
 	fieldCreated  = "created"
 	fieldAbsolute = "absolute"
@@ -50,6 +52,7 @@ type mongoDoc struct {
 	Retired  []store.Token `bson:"retired"`
 	Data     bson.Raw      `bson:"data,omitempty"`
 	User     string        `bson:"user,omitempty"`
+	Remember *bool         `bson:"remember,omitempty"`
 	Client   *store.Client `bson:"client,omitempty"`
 	Created  time.Time     `bson:"created,omitzero"`
 	Absolute time.Time     `bson:"absolute,omitzero"`
@@ -270,6 +273,21 @@ func (s *MongoStore) Load(ctx context.Context, id string, hash []byte, now time.
 	return store.Loaded{}, nil
 }
 
+// LoadByID implements Store: one FindOne by _id alone, the expiry checked on the document.
+func (s *MongoStore) LoadByID(ctx context.Context, id string, now time.Time) (*store.Record, error) {
+	var d mongoDoc
+	err := s.coll.FindOne(ctx, bson.D{{Key: fieldID, Value: id}}).Decode(&d)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case !d.Expires.After(now) || len(d.Tokens) == 0:
+		return nil, nil
+	}
+	return d.record()
+}
+
 func (s *MongoStore) loadTomb(ctx context.Context, id string, hash []byte, now time.Time) (store.Loaded, error) {
 	var d mongoDoc
 	err := s.coll.FindOne(ctx, bson.D{{Key: fieldID, Value: tombPrefix + id}}).Decode(&d)
@@ -285,7 +303,7 @@ func (s *MongoStore) loadTomb(ctx context.Context, id string, hash []byte, now t
 }
 
 func (d *mongoDoc) record() (*store.Record, error) {
-	rec := &store.Record{ID: d.ID, Tokens: d.Tokens, Retired: d.Retired, User: d.User, Client: d.Client,
+	rec := &store.Record{ID: d.ID, Tokens: d.Tokens, Retired: d.Retired, User: d.User, Remember: d.Remember, Client: d.Client,
 		Created: d.Created, Absolute: d.Absolute, Expires: d.Expires, Data: make(map[string]bson.RawValue)}
 	if len(d.Data) > 0 {
 		elems, err := d.Data.Elements()
@@ -343,7 +361,7 @@ func (s *MongoStore) Insert(ctx context.Context, rec *store.Record) error {
 		return err
 	}
 	_, err = s.coll.InsertOne(ctx, mongoDoc{ID: rec.ID, Tokens: rec.Tokens, Newest: rec.Newest().Hash,
-		Retired: nonNil(rec.Retired), User: rec.User, Client: rec.Client, Created: rec.Created,
+		Retired: nonNil(rec.Retired), User: rec.User, Remember: rec.Remember, Client: rec.Client, Created: rec.Created,
 		Absolute: rec.Absolute, Expires: rec.Expires, Data: data})
 	return err
 }
@@ -458,6 +476,9 @@ func changesUpdate(c *store.Commit) bson.D {
 		} else {
 			set = append(set, bson.E{Key: fieldUser, Value: *c.User})
 		}
+	}
+	if c.Remember != nil {
+		set = append(set, bson.E{Key: fieldRemember, Value: *c.Remember})
 	}
 	if c.Client != nil {
 		set = append(set, bson.E{Key: fieldClient, Value: c.Client})

@@ -56,6 +56,13 @@ type Options struct {
 	// (Secure is set). Turn it on only for local development without TLS.
 	InsecureCookie bool
 
+	// BrowserSessionCookie sends the session cookie without Max-Age and Expires, so the browser forgets it when
+	// the browser session ends (when it is closed; browsers that restore tabs on start may restore such cookies
+	// too). A session that called Session.RememberMe(true) gets a persistent cookie all the same. The
+	// server-side deadlines (IdleTimeout, Lifetime) are the same either way. Default false: the cookie lasts
+	// until the session's absolute deadline, unless the session called RememberMe(false).
+	BrowserSessionCookie bool
+
 	// CookieHostPrefix prefixes a CookieName you chose with "__Host-", which browsers accept only with Secure,
 	// Path=/ and no Domain: the cookie then cannot be set or overwritten by a sibling subdomain. Default false
 	// (the default name has the prefix already whenever it is possible).
@@ -95,8 +102,12 @@ type Options struct {
 	// (never containing a token) on Logger.
 	ErrorFunc func(w http.ResponseWriter, r *http.Request, err error)
 
-	// Logger receives the library's log lines. Default slog.Default().
+	// Logger receives the library's log lines. Default slog.Default(). At Debug level it also logs the life
+	// of sessions (created, rotated, renewed, destroyed, moved to the database), naming them by SessionHash.
 	Logger *slog.Logger
+
+	// Metrics receives counts and timings (loads, commits, rotations, errors by kind, ...). Default: none.
+	Metrics Metrics
 
 	// CookieKeys turn on cookie mode (see the README section "Cookie mode"): session data sealed into the cookie with
 	// AES-256-GCM, no database work. The first key seals, every key opens, so a new key goes first and an old

@@ -68,6 +68,7 @@ func (m *Manager) tokenRetired(ctx context.Context, s *Session, id string, res s
 	ev := SecurityEvent{Kind: EventTokenReuse, Session: SessionHash(id), User: res.User,
 		RemoteAddr: client.RemoteAddr, UserAgent: client.UserAgent, Time: now}
 	m.opts.OnSecurityEvent(ev)
+	m.event(MetricReuse)
 	if m.opts.KeepSessionOnReuse || res.Status != store.Retired {
 		return
 	}
@@ -78,14 +79,18 @@ func (m *Manager) tokenRetired(ctx context.Context, s *Session, id string, res s
 	}
 	ev.Kind = EventSessionRevoked
 	m.opts.OnSecurityEvent(ev)
+	m.event(MetricRevoke)
 }
 
 // maxUserAgent bounds the User-Agent kept with a session or put in an event.
 const maxUserAgent = 256
 
 // clientInfo describes the client of r: for security events, and stored only with RecordClientInfo. It is
-// computed when needed, not on every request.
+// computed when needed, not on every request. A nil r (a session loaded by cookie value or id) has none.
 func (m *Manager) clientInfo(r *http.Request, now time.Time) store.Client {
+	if r == nil {
+		return store.Client{Seen: now.Truncate(time.Millisecond)}
+	}
 	ua := r.UserAgent()
 	if len(ua) > maxUserAgent {
 		ua = ua[:maxUserAgent]

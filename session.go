@@ -42,7 +42,7 @@ var (
 type Session struct {
 	m       *Manager
 	ctx     context.Context
-	req     *http.Request // the request as it arrived (client info for events and RecordClientInfo)
+	req     *http.Request // the request as it arrived (client info for events and RecordClientInfo); nil for LoadCookie and LoadID
 	arrived time.Time
 
 	mu   sync.Mutex
@@ -52,12 +52,14 @@ type Session struct {
 	rec      *store.Record // the session as read (nil: none); its Data is the view's stored part
 	view     view
 	user     *string // SetUser, pending
+	remember *bool   // RememberMe, pending
 
 	renew, promote bool
 	destroyed      kind  // the session Destroy ends at commit (nil: none)
 	err            error // a failed load: the response becomes ErrorFunc's
 	sent           bool  // headers went out: no more cookies
 	closed         bool  // the handler returned
+	detached       bool  // loaded by Manager.Load (no response: no cookie ever), committed by Session.Commit
 }
 
 // kind is one way of keeping a session: in the database or sealed in the cookie. The Session holds what both
@@ -87,6 +89,7 @@ func (s *Session) loadLocked() error {
 	}
 	if err := s.kind.load(s, s.m.now()); err != nil {
 		s.err = err
+		s.m.failed(s.ctx, err)
 	}
 	return s.err
 }
@@ -100,7 +103,7 @@ func (s *Session) setRecord(rec *store.Record) {
 }
 
 // dirty reports whether the request changed data or the user link.
-func (s *Session) dirty() bool { return len(s.view.changes) > 0 || s.user != nil }
+func (s *Session) dirty() bool { return len(s.view.changes) > 0 || s.user != nil || s.remember != nil }
 
 // writable returns an error if a change can no longer be made: after the handler returned, or (for a session
 // that only a new cookie could carry) after the headers went out.
@@ -109,9 +112,17 @@ func (s *Session) writable() error {
 	case s.closed:
 		return ErrSessionClosed
 	case s.sent && !s.kind.storesWithoutCookie(s):
-		return fmt.Errorf("%w: only a new cookie could carry this change (no session yet, or one in the cookie)", ErrHeadersSent)
+		return fmt.Errorf("%w: only a new cookie could carry this change (no session yet, or one in the cookie)%s", ErrHeadersSent, s.noResponse())
 	}
 	return nil
+}
+
+// noResponse explains, in an error, why a session loaded outside the middleware cannot send a cookie.
+func (s *Session) noResponse() string {
+	if s.detached {
+		return "; a session from Manager.Load has no response to carry a cookie"
+	}
+	return ""
 }
 
 // ID returns the session id, "" while the session does not exist (yet) or lives in the cookie. It reads the
@@ -242,27 +253,44 @@ func (s *Session) Exists(key string) (bool, error) {
 	return ok, err
 }
 
-// Get returns the value at key decoded into Go's default types (documents become bson.D), or nil.
+// Get returns the value at key, or nil if the key is missing. What it returns depends on what was stored:
+//
+//	Put with                                  Get returns
+//	string, bool                              string, bool
+//	int, int8, int16, int64,                  int64 (every Go integer is stored as int64, except int32;
+//	  uint8, uint16, uint32, uint, uint64       a uint above math.MaxInt64 is ErrInvalidValue at Put)
+//	int32                                     int32
+//	float32, float64                          float64
+//	time.Time, bson.DateTime                  time.Time, in UTC, to the millisecond (what BSON keeps)
+//	[]byte                                    []byte (a bson.Binary of another subtype than 0 stays one)
+//	struct, map, bson.D, bson.M               bson.D (a struct's field names lower-cased, or its bson tags)
+//	slice, array (other than of bytes)        bson.A
+//	nil                                       nil (Exists reports true)
+//	other bson types (bson.ObjectID, ...)     the same type
+//
+// Values nested in documents and arrays follow the same rules. To get a struct or a typed slice back, use
+// Decode; the typed getters (GetString, GetInt, ...) check the type for you.
 func (s *Session) Get(key string) (any, error) {
 	v, ok, err := s.value(key)
 	if err != nil || !ok {
 		return nil, err
 	}
-	var out any
-	if err := v.Unmarshal(&out); err != nil {
+	out, err := anyOf(v)
+	if err != nil {
 		return nil, fmt.Errorf("mongosession: Get %q: %w", key, err)
 	}
 	return out, nil
 }
 
-// Decode decodes the value at key into out, as bson.Unmarshal would. A missing key leaves out unchanged and
+// Decode decodes the value at key into out (a pointer), as bson.Unmarshal would: the way back to the struct,
+// map or slice that was stored (Get returns documents as bson.D). A missing key leaves out unchanged and
 // returns nil; use Exists to tell.
 func (s *Session) Decode(key string, out any) error {
 	v, ok, err := s.value(key)
 	if err != nil || !ok {
 		return err
 	}
-	if err := v.Unmarshal(out); err != nil {
+	if err := v.UnmarshalWithRegistry(valueRegistry, out); err != nil {
 		return fmt.Errorf("mongosession: Decode %q: %w", key, err)
 	}
 	return nil
@@ -272,18 +300,22 @@ func typeErr(op, key string, v bson.RawValue) error {
 	return fmt.Errorf("%w: %s %q: stored value is %s", ErrType, op, key, v.Type)
 }
 
-// GetString returns the string at key, or "" if the key is missing.
-func (s *Session) GetString(key string) (string, error) {
+// getAs returns the value at key converted by as (the zero T if the key is missing); op names the getter in
+// errors.
+func getAs[T any](s *Session, op, key string, as func(bson.RawValue) (T, bool)) (T, error) {
+	var zero T
 	v, ok, err := s.value(key)
 	if err != nil || !ok {
-		return "", err
+		return zero, err
 	}
-	str, isStr := v.StringValueOK()
-	if !isStr {
-		return "", typeErr("GetString", key, v)
+	out, isT := as(v)
+	if !isT {
+		return zero, typeErr(op, key, v)
 	}
-	return str, nil
+	return out, nil
 }
+
+func stringOf(v bson.RawValue) (string, bool) { return v.StringValueOK() }
 
 func int64Of(v bson.RawValue) (int64, bool) {
 	if n, ok := v.AsInt64OK(); ok && v.Type != bson.TypeDouble {
@@ -295,78 +327,63 @@ func int64Of(v bson.RawValue) (int64, bool) {
 	return 0, false
 }
 
-// GetInt64 returns the integer at key (int32, int64, or a double without fraction), or 0 if missing.
-func (s *Session) GetInt64(key string) (int64, error) {
-	v, ok, err := s.value(key)
-	if err != nil || !ok {
-		return 0, err
-	}
-	n, isNum := int64Of(v)
-	if !isNum {
-		return 0, typeErr("GetInt64", key, v)
-	}
-	return n, nil
+func intOf(v bson.RawValue) (int, bool) {
+	n, ok := int64Of(v)
+	return int(n), ok && int64(int(n)) == n
 }
+
+func float64Of(v bson.RawValue) (float64, bool) {
+	if f, ok := v.DoubleOK(); ok {
+		return f, true
+	}
+	if n, ok := v.AsInt64OK(); ok {
+		return float64(n), true
+	}
+	return 0, false
+}
+
+func boolOf(v bson.RawValue) (bool, bool) { return v.BooleanOK() }
+
+func timeOf(v bson.RawValue) (time.Time, bool) {
+	ms, ok := v.DateTimeOK()
+	return time.UnixMilli(ms).UTC(), ok
+}
+
+func bytesOf(v bson.RawValue) ([]byte, bool) {
+	_, b, ok := v.BinaryOK()
+	return append([]byte(nil), b...), ok
+}
+
+// GetString returns the string at key, or "" if the key is missing.
+func (s *Session) GetString(key string) (string, error) { return getAs(s, "GetString", key, stringOf) }
+
+// GetInt64 returns the integer at key (int32, int64, or a double without fraction), or 0 if missing.
+func (s *Session) GetInt64(key string) (int64, error) { return getAs(s, "GetInt64", key, int64Of) }
+
+// GetInt returns the integer at key as GetInt64 does, or 0 if missing; ErrType if it does not fit in an int.
+func (s *Session) GetInt(key string) (int, error) { return getAs(s, "GetInt", key, intOf) }
 
 // GetFloat64 returns the number at key, or 0 if missing.
 func (s *Session) GetFloat64(key string) (float64, error) {
-	v, ok, err := s.value(key)
-	if err != nil || !ok {
-		return 0, err
-	}
-	if f, isF := v.DoubleOK(); isF {
-		return f, nil
-	}
-	if n, isN := v.AsInt64OK(); isN {
-		return float64(n), nil
-	}
-	return 0, typeErr("GetFloat64", key, v)
+	return getAs(s, "GetFloat64", key, float64Of)
 }
 
 // GetBool returns the boolean at key, or false if missing.
-func (s *Session) GetBool(key string) (bool, error) {
-	v, ok, err := s.value(key)
-	if err != nil || !ok {
-		return false, err
-	}
-	b, isB := v.BooleanOK()
-	if !isB {
-		return false, typeErr("GetBool", key, v)
-	}
-	return b, nil
-}
+func (s *Session) GetBool(key string) (bool, error) { return getAs(s, "GetBool", key, boolOf) }
 
 // GetTime returns the time at key (BSON stores milliseconds, in UTC), or the zero time if missing.
-func (s *Session) GetTime(key string) (time.Time, error) {
-	v, ok, err := s.value(key)
-	if err != nil || !ok {
-		return time.Time{}, err
-	}
-	ms, isT := v.DateTimeOK()
-	if !isT {
-		return time.Time{}, typeErr("GetTime", key, v)
-	}
-	return time.UnixMilli(ms).UTC(), nil
-}
+func (s *Session) GetTime(key string) (time.Time, error) { return getAs(s, "GetTime", key, timeOf) }
 
 // GetBytes returns the bytes at key, or nil if missing.
-func (s *Session) GetBytes(key string) ([]byte, error) {
-	v, ok, err := s.value(key)
-	if err != nil || !ok {
-		return nil, err
-	}
-	_, b, isB := v.BinaryOK()
-	if !isB {
-		return nil, typeErr("GetBytes", key, v)
-	}
-	return append([]byte(nil), b...), nil
-}
+func (s *Session) GetBytes(key string) ([]byte, error) { return getAs(s, "GetBytes", key, bytesOf) }
 
 // cookieChange checks that a change only a new cookie can carry (Renew, Destroy, Promote) can still be made.
 func (s *Session) cookieChange() error {
 	switch {
 	case s.closed:
 		return ErrSessionClosed
+	case s.sent && s.detached:
+		return fmt.Errorf("%w%s", ErrHeadersSent, s.noResponse())
 	case s.sent:
 		return ErrHeadersSent
 	}
@@ -388,6 +405,27 @@ func (s *Session) Renew() error {
 	return nil
 }
 
+// RememberMe records the session's choice of cookie ("remember me" at login): true for a cookie that lasts
+// until the session's absolute deadline, false for a browser-session cookie (no Max-Age or Expires: the
+// browser forgets it when it closes). Without a choice, Options.BrowserSessionCookie decides. The choice is
+// stored with the session and survives rotation, Renew and the move from the cookie to the database; the
+// server-side deadlines (IdleTimeout, Lifetime) do not change. The response carries a cookie with the new
+// choice (a change of it rotates the token) unless a parallel request rotated first; then the next rotation
+// carries it. On a request without a session the choice goes with the session its first write creates.
+// RememberMe reads the session; it returns ErrHeadersSent once the response has started.
+func (s *Session) RememberMe(remember bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.cookieChange(); err != nil {
+		return err
+	}
+	if err := s.loadLocked(); err != nil { // a read lets the commit rotate, which sends the cookie
+		return err
+	}
+	s.remember = &remember
+	return nil
+}
+
 // Destroy deletes the session at commit and clears the cookie (logout). A slower parallel request of the
 // same session cannot bring it back. Changes made after Destroy start a new session. It reads the session
 // first (if not read yet) to check the token. It returns ErrHeadersSent once the response has started.
@@ -404,7 +442,7 @@ func (s *Session) Destroy() error {
 	if s.rec != nil {
 		s.destroyed = s.kind
 	}
-	s.kind, s.user, s.renew, s.promote = noSession{}, nil, false, false
+	s.kind, s.user, s.remember, s.renew, s.promote = noSession{}, nil, nil, false, false
 	s.setRecord(nil)
 	s.view.changes = nil
 	return nil

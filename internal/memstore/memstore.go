@@ -58,6 +58,17 @@ func (s *Store) Load(_ context.Context, id string, hash []byte, now time.Time) (
 	return store.Loaded{}, nil
 }
 
+// LoadByID implements store.Store.
+func (s *Store) LoadByID(_ context.Context, id string, now time.Time) (*store.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.recs[id]; ok && r.Expires.After(now) {
+		c := *r
+		return &c, nil
+	}
+	return nil, nil
+}
+
 // Insert implements store.Store.
 func (s *Store) Insert(_ context.Context, rec *store.Record) error {
 	s.mu.Lock()
@@ -156,6 +167,9 @@ func (s *Store) Commit(_ context.Context, c *store.Commit) (store.Outcome, error
 	n.Data = data
 	if c.User != nil {
 		n.User = *c.User
+	}
+	if c.Remember != nil {
+		n.Remember = c.Remember
 	}
 	if c.Client != nil {
 		cl := *c.Client

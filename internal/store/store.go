@@ -18,6 +18,9 @@ type Store interface {
 	// Load finds session id and checks tokenHash and expiry on what it finds (a read by id alone). It
 	// returns Found with the record only for a live session whose accepted tokens include tokenHash.
 	Load(ctx context.Context, id string, tokenHash []byte, now time.Time) (Loaded, error)
+	// LoadByID finds session id without a token (the caller vouches for the id: server-side code that got
+	// it from an authenticated request). It returns nil for no live session.
+	LoadByID(ctx context.Context, id string, now time.Time) (*Record, error)
 	// Insert stores a new session.
 	Insert(ctx context.Context, rec *Record) error
 	// Commit applies one request's write (see Commit) all or nothing.
@@ -51,12 +54,15 @@ type Client struct {
 
 // Record is a whole session as stored.
 type Record struct {
-	ID       string
-	Tokens   []Token // accepted tokens, newest last
-	Retired  []Token // recently retired tokens, newest last, bounded
-	Data     map[string]bson.RawValue
-	User     string
-	Client   *Client // nil unless recorded
+	ID      string
+	Tokens  []Token // accepted tokens, newest last
+	Retired []Token // recently retired tokens, newest last, bounded
+	Data    map[string]bson.RawValue
+	User    string
+	Client  *Client // nil unless recorded
+	// Remember is the session's own choice of a persistent cookie (Session.RememberMe); nil: none made, the
+	// manager's option decides.
+	Remember *bool
 	Created  time.Time
 	Absolute time.Time // absolute deadline: no write ever sets Expires past it
 	Expires  time.Time // the deadline in force: the idle deadline, capped by Absolute
@@ -132,6 +138,7 @@ type Commit struct {
 	Rotate   *Rotation
 	Changes  map[string]Change
 	User     *string   // non-nil: set (or, with "", remove) the user link
+	Remember *bool     // non-nil: set the session's choice of a persistent cookie
 	Client   *Client   // non-nil: record the client
 	Expires  time.Time // the new deadline; zero: unchanged
 }
@@ -139,7 +146,7 @@ type Commit struct {
 // HasChanges reports whether the commit changes the session's data, user link or client (anything that a
 // parallel rotation must not prevent).
 func (c *Commit) HasChanges() bool {
-	return len(c.Changes) > 0 || c.User != nil || c.Client != nil
+	return len(c.Changes) > 0 || c.User != nil || c.Remember != nil || c.Client != nil
 }
 
 // Outcome tells what a Commit achieved.
