@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -31,44 +32,61 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8080", "listen `address`")
-	dir := flag.String("dir", filepath.Join(os.TempDir(), "mongosession-demo"), "embedded database `folder`")
-	uri := flag.String("uri", "", "MongoDB `URI` to use instead of the embedded database")
-	tokenTTL := flag.Duration("token-ttl", mongosession.DefaultTokenTTL, "how long a token stays fresh")
-	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// run starts the demo with the command-line arguments args and serves until ctx is done. It prints the
+// database's URI, then "listening on http://ADDR" once the listener is bound.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	flags := flag.NewFlagSet("demo", flag.ContinueOnError)
+	addr := flags.String("addr", "127.0.0.1:8080", "listen `address`")
+	dir := flags.String("dir", filepath.Join(os.TempDir(), "mongosession-demo"), "embedded database `folder`")
+	uri := flags.String("uri", "", "MongoDB `URI` to use instead of the embedded database")
+	tokenTTL := flags.Duration("token-ttl", mongosession.DefaultTokenTTL, "how long a token stays fresh")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
 
 	if *uri == "" {
 		db, err := devdb.Start(ctx, devdb.Config{Dir: *dir})
 		if err != nil {
-			log.Fatal(err)
+			return err
 		}
 		defer db.Close()
 		*uri = db.URI()
 	}
 	a, err := newApp(ctx, appConfig{URI: *uri, TokenTTL: *tokenTTL})
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	defer a.Close()
-	fmt.Printf("database: %s (database %q, collection %q)\n", *uri, a.cfg.Database, a.cfg.Collection)
-	fmt.Printf("  inspect: go run ./cmd/mongosession --uri %s --db %s stats\n", *uri, a.cfg.Database)
+	fmt.Fprintf(stdout, "database: %s (database %q, collection %q)\n", *uri, a.cfg.Database, a.cfg.Collection)
+	fmt.Fprintf(stdout, "  inspect: go run ./cmd/mongosession --uri %s --db %s stats\n", *uri, a.cfg.Database)
 
 	// Bound before saying so: "listening" means a browser can connect now.
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	srv := &http.Server{Handler: a, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-done:
+		}
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
-	fmt.Printf("listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		log.Fatal(err)
+		return err
 	}
+	return nil
 }
