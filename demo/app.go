@@ -177,7 +177,7 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 		"Data": rows, "Fingerprint": fingerprintOf(held), "Previous": fingerprintOf(sent), "Rotated": rotated,
 		"Age": fmt.Sprintf("%.1f s", age.Seconds()), "TTL": ttl, "Due": age >= ttl,
 		"AgePercent": min(100, int(100*age/max(ttl, 1))), "Kept": a.mgr.Options().TokensKept,
-		"DatabaseURI": a.cfg.URI, "DatabaseName": a.cfg.Database,
+		"DatabaseURI": redactURI(a.cfg.URI), "DatabaseName": a.cfg.Database,
 	}
 	if mode == mongosession.ModeDatabase {
 		if id := s.ID(); id != "" {
@@ -208,6 +208,22 @@ func showValue(key string, v any) dataRow {
 		return dataRow{Key: key, Value: v, Type: "string"}
 	}
 	return dataRow{Key: key, Value: fmt.Sprint(v), Type: fmt.Sprintf("%T", v)}
+}
+
+// redactURI hides the credentials of a connection string, which the page and the console must not show.
+func redactURI(uri string) string {
+	scheme, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		return uri
+	}
+	authority, path, _ := strings.Cut(rest, "/")
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		authority = "xxxxx@" + authority[at+1:]
+	}
+	if strings.Contains(rest, "/") {
+		path = "/" + path
+	}
+	return scheme + "://" + authority + path
 }
 
 // setCookieValue returns the value of the cookie name that the response headers set (not one they clear).

@@ -64,8 +64,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer a.Close()
-	fmt.Fprintf(stdout, "database: %s (database %q, collection %q)\n", *uri, a.cfg.Database, a.cfg.Collection)
-	fmt.Fprintf(stdout, "  inspect: go run ./cmd/mongosession --uri %s --db %s stats\n", *uri, a.cfg.Database)
+	shown := redactURI(*uri)
+	fmt.Fprintf(stdout, "database: %s (database %q, collection %q)\n", shown, a.cfg.Database, a.cfg.Collection)
+	fmt.Fprintf(stdout, "  inspect: go run ./cmd/mongosession --uri %s --db %s stats\n", shown, a.cfg.Database)
 
 	// Bound before saying so: "listening" means a browser can connect now.
 	ln, err := net.Listen("tcp", *addr)

@@ -56,3 +56,16 @@ func TestRunListensBeforeSayingSo(t *testing.T) {
 		t.Errorf("run: %v", err)
 	}
 }
+
+func TestRedactURI(t *testing.T) {
+	for in, want := range map[string]string{
+		"mongodb://127.0.0.1:27017/":                     "mongodb://127.0.0.1:27017/",
+		"mongodb://ada:s3cret@db1:27017,db2:27017/app?x": "mongodb://xxxxx@db1:27017,db2:27017/app?x",
+		"mongodb+srv://ada:p@ss@cluster.example.net":     "mongodb+srv://xxxxx@cluster.example.net",
+		"not a uri": "not a uri",
+	} {
+		if got := redactURI(in); got != want {
+			t.Errorf("redactURI(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
