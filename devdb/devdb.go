@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -54,6 +55,12 @@ type Config struct {
 
 	// Logger receives FerretDB's and the front's logs. Default: discard them.
 	Logger *slog.Logger
+
+	// LogCommandErrors keeps FerretDB's dumps of failed commands, which it logs at WARN (two multi-line
+	// records per failure, such as the expected createIndexes with expireAfterSeconds or the driver's
+	// endSessions). Default false: the client receives the error anyway, so they are dropped unless
+	// FerretDB logs them at ERROR (it then also closes the connection).
+	LogCommandErrors bool
 }
 
 // Server is a running development database. Create it with [Start].
@@ -92,9 +99,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 
+	ferretLog := log
+	if !cfg.LogCommandErrors {
+		ferretLog = slog.New(withoutCommandErrors{log.Handler()})
+	}
 	fcfg := &ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
-		Logger:   log,
+		Logger:   ferretLog,
 		Handler:  cfg.Backend,
 	}
 
@@ -283,4 +294,30 @@ func (s *Server) serveConn(client net.Conn) {
 			return
 		}
 	}
+}
+
+// withoutCommandErrors drops FerretDB's dumps of failed commands below ERROR. FerretDB logs every reply
+// with ok: 0 at WARN as a "Response header" and a "Response message" record; the client receives that
+// error itself, so for whoever reads the server's log they are noise (a driver's endSessions, which
+// FerretDB 1.x does not know, is one per connection). At ERROR, FerretDB closes the connection: kept.
+type withoutCommandErrors struct{ slog.Handler }
+
+func (h withoutCommandErrors) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < slog.LevelError && isResponseDump(r.Message) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h withoutCommandErrors) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return withoutCommandErrors{h.Handler.WithAttrs(attrs)}
+}
+
+func (h withoutCommandErrors) WithGroup(name string) slog.Handler {
+	return withoutCommandErrors{h.Handler.WithGroup(name)}
+}
+
+// isResponseDump reports whether msg is one of FerretDB's reply dumps (internal/clientconn, logResponse).
+func isResponseDump(msg string) bool {
+	return strings.HasPrefix(msg, "Response header: ") || strings.HasPrefix(msg, "Response message:")
 }

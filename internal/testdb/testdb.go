@@ -8,7 +8,6 @@ package testdb
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +23,11 @@ import (
 // EnvURI names the environment variable that points the tests at an existing
 // MongoDB (e.g. "mongodb://localhost:27017/"); if it is set, no devdb is started.
 const EnvURI = "MONGOSESSION_TEST_URI"
+
+// EnvDevdbBin names the environment variable that gives a devdb binary built
+// beforehand (go build -o PATH ./cmd/devdb in the devdb module); if it is set,
+// Start runs that binary and builds nothing.
+const EnvDevdbBin = "MONGOSESSION_DEVDB_BIN"
 
 const (
 	// buildTimeout allows a cold build: compiling FerretDB and its pure-Go SQLite
@@ -42,9 +46,12 @@ var (
 )
 
 // Start returns the MongoDB URI for tests: $MONGOSESSION_TEST_URI if set
-// (stop is then a no-op), otherwise it builds the devdb command
-// (devdb/cmd/devdb) and starts it as a child process on a free loopback port
-// with its data in a temporary directory, and returns its URI.
+// (stop is then a no-op), otherwise it starts the devdb command
+// (devdb/cmd/devdb) as a child process on a free loopback port with its data
+// in a temporary directory, and returns its URI. The binary is
+// $MONGOSESSION_DEVDB_BIN if set, else the one built for the current devdb
+// sources and Go version in the user's cache directory, which Start builds
+// when missing (once for all test binaries: they take turns under a file lock).
 //
 // The child is started once per test binary and shared: each successful Start
 // must be paired with one stop call, and the last stop closes the child's
@@ -109,19 +116,9 @@ func startChild() (_ *child, err error) {
 		}
 	}()
 
-	bin := filepath.Join(tmp, "devdb")
-	fmt.Fprintf(os.Stderr, "testdb: building %s/cmd/devdb (the first build compiles FerretDB, about a minute)...\n", dir)
-	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-	defer cancel()
-	build := exec.CommandContext(ctx, goTool(), "build", "-o", bin, "./cmd/devdb")
-	build.Dir = dir
-	// devdb is its own module; a go.work elsewhere must not change how it builds.
-	build.Env = append(os.Environ(), "GOWORK=off")
-	if out, err := build.CombinedOutput(); err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("timed out after %v", buildTimeout)
-		}
-		return nil, fmt.Errorf("testdb: building devdb in %s: %w\n%s", dir, err, out)
+	bin, err := devdbBinary(dir)
+	if err != nil {
+		return nil, err
 	}
 
 	c := &child{tmp: tmp, stderr: &capBuffer{max: 64 << 10}, done: make(chan struct{})}
@@ -134,7 +131,6 @@ func startChild() (_ *child, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("testdb: %w", err)
 	}
-	fmt.Fprintln(os.Stderr, "testdb: starting devdb...")
 	if err := c.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("testdb: starting devdb: %w", err)
 	}

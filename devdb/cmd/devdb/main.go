@@ -12,7 +12,10 @@
 //	-pg-url             PostgreSQL URL for -backend postgresql; if empty, a private
 //	                    PostgreSQL is started in <dir>/postgres
 //	-exit-on-stdin-eof  also exit when stdin reaches EOF (for parents that keep a pipe open)
-//	-v                  log FerretDB's debug messages
+//	-v                  log FerretDB's debug messages, and its dumps of failed commands
+//
+// Without -v it logs at WARN and above, minus FerretDB's dumps of commands that failed (the client gets
+// the error; an expected one, such as a TTL index it does not support, is no reason to alarm anyone).
 package main
 
 import (
@@ -47,11 +50,12 @@ func main() {
 	defer stop()
 
 	srv, err := devdb.Start(ctx, devdb.Config{
-		Dir:           *dir,
-		Addr:          *addr,
-		Backend:       *backend,
-		PostgreSQLURL: *pgURL,
-		Logger:        logger,
+		Dir:              *dir,
+		Addr:             *addr,
+		Backend:          *backend,
+		PostgreSQLURL:    *pgURL,
+		Logger:           logger,
+		LogCommandErrors: *verbose,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "devdb:", err)
