@@ -181,7 +181,7 @@ func (c *cookieCopies) note(session string, kept int, ttl time.Duration, now tim
 			"every %v or so, %d more time(s), then wait %d s, to see a replay reported.",
 			rc.rotations, ttl, kept-rc.rotations, int(replayAfter.Round(time.Second).Seconds()))
 	case !rc.ready():
-		return fmt.Sprintf("The stale copies were retired only %.1f s ago: a replay now is refused, but not "+
+		return fmt.Sprintf("The earliest retired copy was retired only %.1f s ago: a replay now is refused, but not "+
 			"reported. Wait %.0f s to see it reported.", rc.retiredAgo.Seconds(), math.Ceil((replayAfter - rc.retiredAgo).Seconds()))
 	}
 	return ""
