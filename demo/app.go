@@ -141,6 +141,7 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 	if flash != "" {
 		_ = s.Delete("flash") // shown once
 	}
+	previous, _ := s.GetString("previous") // the session a replay revoked (replay.go)
 	user, _ := s.User()
 	var rows []dataRow
 	keys, _ := s.Keys()
@@ -181,13 +182,22 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 			hash := mongosession.SessionHash(id)
 			data["Hash"] = hash
 			data["Events"] = a.events.view(hash)
-			a.copies.remember(hash, held)
-			data["ReplayNote"] = a.copies.note(hash, a.mgr.Options().TokensKept, ttl)
+			now := a.mgr.Options().Clock()
+			a.copies.remember(hash, held, now)
+			data["ReplayNote"] = a.copies.note(hash, a.mgr.Options().TokensKept, ttl, now)
 			if user != "" {
 				devices, err := a.devices(r.Context(), user, id)
 				data["Devices"], data["DevicesErr"] = devices, err
 			}
 		}
+	}
+	// The revoked session's events stay worth reading after the new session began.
+	if previous != "" {
+		events := a.events.view(previous)
+		data["PreviousHash"], data["PreviousEvents"] = previous, events
+		data["PreviousRevoked"] = slices.ContainsFunc(events, func(e eventView) bool {
+			return e.Kind == mongosession.EventSessionRevoked
+		})
 	}
 	if err := page.Execute(w, data); err != nil {
 		a.cfg.Logger.Error("demo: rendering the page", "err", err)
@@ -197,6 +207,8 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 // showValue renders one session value and its BSON type.
 func showValue(key string, v any) dataRow {
 	switch v := v.(type) {
+	case time.Time:
+		return dataRow{Key: key, Value: v.UTC().Format("2006-01-02 15:04:05 UTC"), Type: "date"}
 	case bson.DateTime:
 		return dataRow{Key: key, Value: v.Time().UTC().Format("2006-01-02 15:04:05 UTC"), Type: "date"}
 	case int64:

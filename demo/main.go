@@ -2,7 +2,8 @@
 // where the session lives (an encrypted cookie, then MongoDB), its data, the cookie's fingerprint changing as
 // the token rotates, log in (SetUser + Renew) and log out (Destroy), "your devices" (Manager.Sessions, revoke
 // one or all others) and the security events of the session, with a button that replays an old copy of the
-// cookie as a thief would. Run it with `make demo` and open http://127.0.0.1:8080.
+// cookie as a thief would: refused, reported, and the session revoked, which logs the thief and the real
+// browser out. Run it with `make demo` and open http://127.0.0.1:8080.
 //
 // Anonymous visitors start in cookie mode (no database work at all); logging in, or "Move to MongoDB"
 // (Promote), moves the session to the database. The cookie key is random for each start (development only),

@@ -7,8 +7,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,8 +54,22 @@ func (l *eventLog) count(session string) int {
 	return len(l.events[session])
 }
 
+// kindsSince returns the kinds of the session's events after the first n.
+func (l *eventLog) kindsSince(session string, n int) []mongosession.EventKind {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var kinds []mongosession.EventKind
+	for _, e := range l.events[session][min(n, len(l.events[session])):] {
+		kinds = append(kinds, e.Kind)
+	}
+	return kinds
+}
+
 // eventView is one security event as the page shows it, newest first.
-type eventView struct{ Title, Time, From string }
+type eventView struct {
+	Kind              mongosession.EventKind
+	Title, Time, From string
+}
 
 func (l *eventLog) view(session string) []eventView {
 	l.mu.Lock()
@@ -66,24 +83,36 @@ func (l *eventLog) view(session string) []eventView {
 		case mongosession.EventTokenReuse:
 			title = "A replayed old cookie was detected: a retired token came back, and was refused"
 		case mongosession.EventSessionRevoked:
-			title = "The session was revoked because of a replayed cookie"
+			title = "The session was revoked: the thief is logged out, and so is every browser that held its cookie"
 		}
-		out = append(out, eventView{Title: title, Time: e.Time.Local().Format("15:04:05"),
+		out = append(out, eventView{Kind: e.Kind, Title: title, Time: e.Time.Local().Format("15:04:05"),
 			From: e.RemoteAddr + " (" + deviceLabel(e.UserAgent) + ")"})
 	}
 	return out
+}
+
+// replayAfter is how long after its retirement a copy is replayed. The library takes a token retired less
+// than 5 s before a request arrived for a slow request of the real browser (in flight while the token
+// rotated), not for a replay: it refuses it without a report. The margin covers the time between the
+// retirement and the page that notices it.
+const replayAfter = 5*time.Second + 250*time.Millisecond
+
+// cookieCopy is one cookie value the browser held, and when the demo first saw it.
+type cookieCopy struct {
+	value string
+	seen  time.Time
 }
 
 // cookieCopies remembers, per session, the cookie values its browser has held, oldest first. Only the
 // replay button needs them: a real application never keeps cookie values.
 type cookieCopies struct {
 	mu     sync.Mutex
-	values map[string][]string
+	values map[string][]cookieCopy
 }
 
-func newCookieCopies() *cookieCopies { return &cookieCopies{values: make(map[string][]string)} }
+func newCookieCopies() *cookieCopies { return &cookieCopies{values: make(map[string][]cookieCopy)} }
 
-func (c *cookieCopies) remember(session, value string) {
+func (c *cookieCopies) remember(session, value string, now time.Time) {
 	if value == "" {
 		return
 	}
@@ -93,37 +122,69 @@ func (c *cookieCopies) remember(session, value string) {
 	if !ok && len(c.values) >= maxTrackedSessions {
 		clear(c.values)
 	}
-	if len(list) > 0 && list[len(list)-1] == value {
-		return
+	for _, cp := range list {
+		if cp.value == value {
+			return // seen already: keep the time it was first seen
+		}
 	}
-	list = append(list, value)
+	list = append(list, cookieCopy{value: value, seen: now})
 	if len(list) > copiesPerSession {
 		list = list[len(list)-copiesPerSession:]
 	}
 	c.values[session] = list
 }
 
-// pick returns the copy a thief would replay: the newest one that is kept rotations old (so no longer
-// accepted), else the oldest one there is. rotations says how many new cookies the browser got since.
-func (c *cookieCopies) pick(session string, kept int) (value string, rotations int, ok bool) {
+// replayCandidate is the copy pick chose.
+type replayCandidate struct {
+	value     string
+	rotations int // how many newer cookies the browser got since
+	// retiredAgo is how long ago the browser got the cookie that pushed this copy out of the kept tokens:
+	// when the server retired it (a little later, if a rotation went unseen by the page).
+	retiredAgo time.Duration
+}
+
+// ready reports whether the server takes a replay of the copy for one: retired long enough ago.
+func (rc replayCandidate) ready() bool { return rc.retiredAgo >= replayAfter }
+
+// pick returns the copy a thief would replay: the newest one retired at least replayAfter ago, else the
+// retired copy closest to that, for an honest "not yet". ok is false while no copy is retired at all
+// (fewer than kept rotations seen); rotations then says how old the oldest copy is.
+func (c *cookieCopies) pick(session string, kept int, now time.Time) (rc replayCandidate, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	list := c.values[session]
-	if len(list) == 0 {
-		return "", 0, false
+	if len(list) <= kept {
+		return replayCandidate{rotations: max(0, len(list)-1)}, false
 	}
-	rotations = min(kept, len(list)-1)
-	return list[len(list)-1-rotations], rotations, true
+	// Copy i was retired when the browser got copy i+kept. The library remembers only the most recently
+	// retired tokens: look no further back than that.
+	newest := len(list) - 1 - kept
+	for i := newest; i >= max(0, newest-retiredRemembered+1); i-- {
+		rc = replayCandidate{value: list[i].value, rotations: len(list) - 1 - i, retiredAgo: now.Sub(list[i+kept].seen)}
+		if rc.ready() {
+			return rc, true
+		}
+	}
+	return rc, true
 }
 
+// retiredRemembered is how many retired tokens the library remembers per session (an older one is no
+// longer recognised as the session's, so a replay of it is refused without a report).
+const retiredRemembered = 8
+
 // note tells, before the button is pressed, what replaying now would show.
-func (c *cookieCopies) note(session string, kept int, ttl time.Duration) string {
-	_, rotations, ok := c.pick(session, kept)
-	if !ok || rotations >= kept {
-		return ""
+func (c *cookieCopies) note(session string, kept int, ttl time.Duration, now time.Time) string {
+	rc, ok := c.pick(session, kept, now)
+	switch {
+	case !ok:
+		return fmt.Sprintf("Right now the oldest copy is only %d rotation(s) old, so it is still accepted: reload "+
+			"every %v or so, %d more time(s), then wait %d s, to see a replay reported.",
+			rc.rotations, ttl, kept-rc.rotations, int(replayAfter.Round(time.Second).Seconds()))
+	case !rc.ready():
+		return fmt.Sprintf("The earliest retired copy was retired only %.1f s ago: a replay now is refused, but not "+
+			"reported. Wait %.0f s to see it reported.", rc.retiredAgo.Seconds(), math.Ceil((replayAfter - rc.retiredAgo).Seconds()))
 	}
-	return fmt.Sprintf("Right now the oldest copy is only %d rotation(s) old, so it is still accepted: reload "+
-		"every %v or so, %d more time(s), to see it refused.", rotations, ttl, kept-rotations)
+	return ""
 }
 
 // thief is who the replayed request claims to be: a documentation address (TEST-NET-3) and a tool's name.
@@ -143,10 +204,14 @@ func (a *app) replay(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
+	opts := a.mgr.Options()
 	hash := mongosession.SessionHash(id)
-	value, rotations, ok := a.copies.pick(hash, a.mgr.Options().TokensKept)
+	rc, ok := a.copies.pick(hash, opts.TokensKept, opts.Clock())
 	if !ok {
-		_ = s.Put("flash", "The demo has not seen a cookie of this session yet: reload the page first.")
+		_ = s.Put("flash", fmt.Sprintf("Nothing replayed: every copy of this session's cookie the demo has seen "+
+			"is among the %d newest tokens, which are still accepted (parallel requests need them). Reload the page "+
+			"every %v or so, %d more time(s), wait %d s, and press again.", opts.TokensKept, opts.TokenTTL,
+			opts.TokensKept-rc.rotations, int(replayAfter.Round(time.Second).Seconds())))
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
@@ -154,21 +219,33 @@ func (a *app) replay(w http.ResponseWriter, r *http.Request) {
 	req := httptest.NewRequestWithContext(r.Context(), http.MethodGet, "/", nil)
 	req.RemoteAddr = thiefAddr
 	req.Header.Set("User-Agent", thiefAgent)
-	req.AddCookie(&http.Cookie{Name: a.cookieName(), Value: value})
+	req.AddCookie(&http.Cookie{Name: a.cookieName(), Value: rc.value})
 	rec := httptest.NewRecorder()
 	a.probe.ServeHTTP(rec, req)
+	kinds := a.events.kindsSince(hash, before)
 
+	copyOf := fmt.Sprintf("Replayed a copy %d rotations old, retired %.1f s ago, from %s", rc.rotations,
+		rc.retiredAgo.Seconds(), thiefAddr[:strings.IndexByte(thiefAddr, ':')])
 	var msg string
 	switch {
 	case rec.Body.String() == "accepted":
-		msg = fmt.Sprintf("Replayed a copy %d rotation(s) old: accepted, since the %d newest tokens are. "+
-			"A copy stays usable only until the real browser has moved on: reload a few times over %v and try again.",
-			rotations, a.mgr.Options().TokensKept, a.mgr.Options().TokenTTL*time.Duration(a.mgr.Options().TokensKept))
-	case a.events.count(hash) > before:
-		msg = fmt.Sprintf("Replayed a copy %d rotations old from %s: refused, and reported as a security event.",
-			rotations, thiefAddr)
+		msg = copyOf + ": accepted. The server still counted it among the newest tokens: reload a few times and try again."
+	case slices.Contains(kinds, mongosession.EventSessionRevoked):
+		// The session is gone: its changes could not be stored (ErrSuperseded). Destroy drops them and
+		// clears the cookie; what is put after it goes into a new anonymous session.
+		_ = s.Destroy()
+		_ = s.Put("previous", hash)
+		msg = copyOf + ": refused, reported as a security event, and the session was revoked (the default): " +
+			"the thief is logged out, and so are you. Log in again."
+	case slices.Contains(kinds, mongosession.EventTokenReuse):
+		msg = copyOf + ": refused and reported as a security event; the session was kept (KeepSessionOnReuse, " +
+			"or revoking it failed: see the log)."
+	case rc.retiredAgo < replayAfter+2*time.Second:
+		msg = copyOf + ": refused, but not reported. It was retired too recently to tell from a slow request of " +
+			"your own, sent before the rotation: the server allows 5 s. Wait a few seconds and press again."
 	default:
-		msg = "Replayed an old copy: refused (too old even to be recognised as this session's)."
+		msg = copyOf + ": refused, but not reported: too old to be recognised as this session's (the server " +
+			"remembers only the most recently retired tokens)."
 	}
 	_ = s.Put("flash", msg)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
