@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/mongosession/mongosession/bench"
+)
+
+// fieldCell is one measurement of the field phase: one document shape, one operation, one round.
+// Its fields are the JSON that -raw writes and -replay reads: renaming one orphans saved results.
+type fieldCell struct {
+	Backend, Shape, Op string
+	Fields, Bytes      int // top-level fields and BSON size of one document
+	Round              int
+	Ops                int64
+	Seconds            float64
+	P50                time.Duration
+}
+
+func (c fieldCell) mean() time.Duration {
+	if c.Ops == 0 {
+		return 0
+	}
+	return time.Duration(c.Seconds / float64(c.Ops) * 1e9)
+}
+
+// fieldDocs is how many documents each shape's collection holds.
+const fieldDocs = 64
+
+// docShape is one step of the ladder from the smallest session document to mongosession's largest.
+type docShape struct {
+	name string
+	step bool // a step of the ladder (adds fields to the shape above it)
+	doc  func(id string, now time.Time) bson.D
+}
+
+// docShapes returns the ladder: each shape adds fields to the one before (the last but one is the whole
+// document with a user and client info), then the document mongosession writes for a new session, which is
+// what the HTTP load reads. Field order is mongosession's.
+func docShapes() []docShape {
+	level := func(n int) func(id string, now time.Time) bson.D {
+		return func(id string, now time.Time) bson.D {
+			now = now.Truncate(time.Millisecond)
+			d := bson.D{{Key: "_id", Value: id}}
+			if n >= 1 {
+				d = append(d, bson.E{Key: "tokens", Value: bson.A{bson.D{{Key: "h", Value: hash()}, {Key: "at", Value: now}}}})
+			}
+			if n >= 2 {
+				d = append(d, bson.E{Key: "newest", Value: hash()})
+			}
+			if n >= 3 {
+				retired := bson.A{}
+				for i := range 9 {
+					retired = append(retired, bson.D{{Key: "h", Value: hash()}, {Key: "at", Value: now.Add(time.Duration(i-9) * time.Minute)}})
+				}
+				d = append(d, bson.E{Key: "retired", Value: retired})
+			}
+			d = append(d, bson.E{Key: "data", Value: bson.D{{Key: "user", Value: "alice"}}})
+			if n >= 5 {
+				d = append(d, bson.E{Key: "user", Value: "alice@example.com"},
+					bson.E{Key: "client", Value: bson.D{{Key: "ip", Value: "203.0.113.7"},
+						{Key: "ua", Value: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"},
+						{Key: "seen", Value: now}}})
+			}
+			if n >= 4 {
+				d = append(d, bson.E{Key: "created", Value: now}, bson.E{Key: "absolute", Value: now.Add(24 * time.Hour)})
+			}
+			return append(d, bson.E{Key: "expires", Value: now.Add(2 * time.Hour)})
+		}
+	}
+	return []docShape{
+		{"{_id, data, expires}", true, level(0)},
+		{"+ tokens (1 hash)", true, level(1)},
+		{"+ newest", true, level(2)},
+		{"+ retired (9 hashes)", true, level(3)},
+		{"+ created, absolute", true, level(4)},
+		{"+ user, client (the whole document)", true, level(5)},
+		{"a new session as mongosession writes it (retired empty; the HTTP load's document)", false, func(id string, now time.Time) bson.D {
+			return bench.NewDoc(id, hash(), now)
+		}},
+	}
+}
+
+func hash() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// fieldCosts measures, for every document shape, a FindOne and an UpdateOne ($inc of a data field) by _id alone
+// on a collection of fieldDocs documents of that shape, one command at a time from one goroutine (the front
+// serializes commands, so this is the server's cost per command plus a constant round trip). Rounds rotate the
+// order of the shapes; the find decodes into bson.Raw, so the client's decoding stays out of the difference.
+func fieldCosts(ctx context.Context, cfg config, db *mongo.Database, backend string, rep *report) error {
+	shapes := docShapes()
+	colls := make([]*mongo.Collection, len(shapes))
+	ids := make([][]string, len(shapes))
+	sizes, counts := make([]int, len(shapes)), make([]int, len(shapes))
+	now := time.Now()
+	for i, s := range shapes {
+		colls[i] = db.Collection(fmt.Sprintf("fields_%d", i))
+		_ = colls[i].Drop(ctx)
+		defer func() { _ = colls[i].Drop(ctx) }()
+		if err := expiresIndex(ctx, colls[i]); err != nil {
+			return err
+		}
+		docs := make([]any, fieldDocs)
+		for j := range docs {
+			id := fmt.Sprintf("field%017d", j) // 22 characters, like a real id
+			ids[i] = append(ids[i], id)
+			d := s.doc(id, now)
+			docs[j] = d
+			if j == 0 {
+				raw, err := bson.Marshal(d)
+				if err != nil {
+					return err
+				}
+				sizes[i] = len(raw)
+				counts[i] = len(d)
+			}
+		}
+		if _, err := colls[i].InsertMany(ctx, docs); err != nil {
+			return err
+		}
+	}
+	inc := bson.D{{Key: "$inc", Value: bson.D{{Key: "data.n", Value: int64(1)}}}}
+	ops := []struct {
+		name string
+		do   func(coll *mongo.Collection, id string) error
+	}{
+		{"find", func(coll *mongo.Collection, id string) error {
+			_, err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+			return err
+		}},
+		{"update", func(coll *mongo.Collection, id string) error {
+			res, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, inc)
+			if err == nil && res.MatchedCount != 1 {
+				err = fmt.Errorf("update matched %d", res.MatchedCount)
+			}
+			return err
+		}},
+	}
+	// Warm-up: every document once through each command (so that each holds data.n before anything is measured).
+	for i := range shapes {
+		for _, op := range ops {
+			for _, id := range ids[i] {
+				if err := op.do(colls[i], id); err != nil {
+					return fmt.Errorf("%s %s: %w", shapes[i].name, op.name, err)
+				}
+			}
+		}
+	}
+	for round := range cfg.rounds {
+		order := make([]int, len(shapes))
+		for i := range order {
+			order[i] = (i + round) % len(shapes)
+		}
+		for _, i := range order {
+			for _, op := range ops {
+				var lat []time.Duration
+				start := time.Now()
+				for n := 0; time.Since(start) < cfg.fieldDuration || n < 3; n++ {
+					t := time.Now()
+					if err := op.do(colls[i], ids[i][n%fieldDocs]); err != nil {
+						return fmt.Errorf("%s %s: %w", shapes[i].name, op.name, err)
+					}
+					lat = append(lat, time.Since(t))
+				}
+				elapsed := time.Since(start).Seconds()
+				slices.Sort(lat)
+				c := fieldCell{Backend: backend, Shape: shapes[i].name, Op: op.name, Fields: counts[i], Bytes: sizes[i],
+					Round: round, Ops: int64(len(lat)), Seconds: elapsed, P50: quantile(lat, 0.5)}
+				logf("%s r%d fields %-6s %-40.40s %3d B mean %v p50 %v", backend, round, op.name, c.Shape, c.Bytes,
+					c.mean(), c.P50)
+				rep.fields = append(rep.fields, c)
+			}
+		}
+	}
+	return nil
+}
+
+// writeFields writes the field phase's table for backend: per shape, the median over the rounds of the mean
+// time per command, and the difference to the shape above it.
+func (r *report) writeFields(p func(string, ...any), backend string) {
+	var shapes []string
+	byShape := map[string][]fieldCell{}
+	for _, c := range r.fields {
+		if c.Backend != backend {
+			continue
+		}
+		if _, ok := byShape[c.Shape]; !ok {
+			shapes = append(shapes, c.Shape)
+		}
+		byShape[c.Shape] = append(byShape[c.Shape], c)
+	}
+	if len(shapes) == 0 {
+		return
+	}
+	// Rounds rotate the order: list the shapes in ladder order, as docShapes has them.
+	ladder := docShapes()
+	slices.SortStableFunc(shapes, func(a, b string) int {
+		return slices.IndexFunc(ladder, func(s docShape) bool { return s.name == a }) -
+			slices.IndexFunc(ladder, func(s docShape) bool { return s.name == b })
+	})
+	medianOf := func(shape, op string) time.Duration {
+		var ds []time.Duration
+		for _, c := range byShape[shape] {
+			if c.Op == op {
+				ds = append(ds, c.mean())
+			}
+		}
+		return medianDur(ds)
+	}
+	p("| document | top-level fields | BSON bytes | find | Δ find | find ÷ first row | update | Δ update | update ÷ first row |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	var prevFind, prevUpdate time.Duration
+	base := [2]time.Duration{medianOf(shapes[0], "find"), medianOf(shapes[0], "update")}
+	for i, s := range shapes {
+		f, u := medianOf(s, "find"), medianOf(s, "update")
+		df, du := "", ""
+		if k := slices.IndexFunc(ladder, func(d docShape) bool { return d.name == s }); i > 0 && k >= 0 && ladder[k].step {
+			df, du = fmtDelta(f-prevFind), fmtDelta(u-prevUpdate)
+		}
+		c := byShape[s][0]
+		p("| %s | %d | %d | %s | %s | %.2f× | %s | %s | %.2f× |\n", s, c.Fields, c.Bytes, fmtDur(f), df,
+			float64(f)/float64(base[0]), fmtDur(u), du, float64(u)/float64(base[1]))
+		prevFind, prevUpdate = f, u
+	}
+	p("\n")
+}
+
+func fmtDelta(d time.Duration) string {
+	if d < 0 {
+		return "−" + fmtDur(-d)
+	}
+	return "+" + fmtDur(d)
+}
