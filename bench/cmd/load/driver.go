@@ -94,7 +94,11 @@ func runBackend(cfg config, backend string, rep *report) error {
 		}
 	}
 	if cfg.fieldDuration > 0 {
-		if err := fieldCosts(ctx, cfg, cs["raw-min"].db, backend, rep); err != nil {
+		file := ""
+		if backend == devdb.BackendSQLite {
+			file = sqliteFileOf(dir, cs["raw-min"].db.Name())
+		}
+		if err := fieldCosts(ctx, cfg, cs["raw-min"].db, backend, file, rep); err != nil {
 			return fmt.Errorf("fields: %w", err)
 		}
 	}

@@ -3,9 +3,14 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"fmt"
+	"net/url"
+	"path/filepath"
 	"slices"
 	"time"
+
+	_ "modernc.org/sqlite" // FerretDB's SQLite driver, to read the stored size of the documents
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -18,6 +23,7 @@ import (
 type fieldCell struct {
 	Backend, Shape, Op string
 	Fields, Bytes      int // top-level fields and BSON size of one document
+	Stored             int // mean size of the stored JSON (FerretDB's SJSON) on SQLite; 0 elsewhere
 	Round              int
 	Ops                int64
 	Seconds            float64
@@ -88,6 +94,26 @@ func docShapes() []docShape {
 	}
 }
 
+// storedSize returns the mean length of the JSON that FerretDB stores for each document of collection coll
+// (what a scan of the table parses), read from its SQLite file.
+func storedSize(ctx context.Context, file, coll string) (int, error) {
+	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: file, RawQuery: "mode=ro"}).String())
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var table string
+	if err := db.QueryRowContext(ctx, `SELECT table_name FROM _ferretdb_collections WHERE name = ?`, coll).Scan(&table); err != nil {
+		return 0, err
+	}
+	var n float64
+	err = db.QueryRowContext(ctx, fmt.Sprintf(`SELECT avg(length(_ferretdb_sjson)) FROM %q`, table)).Scan(&n)
+	return int(n), err
+}
+
+// sqliteFileOf returns FerretDB's SQLite file of database db in the folder dir.
+func sqliteFileOf(dir, db string) string { return filepath.Join(dir, db+".sqlite") }
+
 func hash() []byte {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
@@ -98,7 +124,8 @@ func hash() []byte {
 // on a collection of fieldDocs documents of that shape, one command at a time from one goroutine (the front
 // serializes commands, so this is the server's cost per command plus a constant round trip). Rounds rotate the
 // order of the shapes; the find decodes into bson.Raw, so the client's decoding stays out of the difference.
-func fieldCosts(ctx context.Context, cfg config, db *mongo.Database, backend string, rep *report) error {
+// sqliteFile, if not empty, is FerretDB's SQLite file of db, where the stored size of the documents is read.
+func fieldCosts(ctx context.Context, cfg config, db *mongo.Database, backend, sqliteFile string, rep *report) error {
 	shapes := docShapes()
 	colls := make([]*mongo.Collection, len(shapes))
 	ids := make([][]string, len(shapes))
@@ -157,6 +184,16 @@ func fieldCosts(ctx context.Context, cfg config, db *mongo.Database, backend str
 			}
 		}
 	}
+	stored := make([]int, len(shapes))
+	if sqliteFile != "" {
+		for i := range shapes {
+			n, err := storedSize(ctx, sqliteFile, colls[i].Name())
+			if err != nil {
+				return fmt.Errorf("stored size: %w", err)
+			}
+			stored[i] = n
+		}
+	}
 	for round := range cfg.rounds {
 		order := make([]int, len(shapes))
 		for i := range order {
@@ -176,7 +213,7 @@ func fieldCosts(ctx context.Context, cfg config, db *mongo.Database, backend str
 				elapsed := time.Since(start).Seconds()
 				slices.Sort(lat)
 				c := fieldCell{Backend: backend, Shape: shapes[i].name, Op: op.name, Fields: counts[i], Bytes: sizes[i],
-					Round: round, Ops: int64(len(lat)), Seconds: elapsed, P50: quantile(lat, 0.5)}
+					Stored: stored[i], Round: round, Ops: int64(len(lat)), Seconds: elapsed, P50: quantile(lat, 0.5)}
 				logf("%s r%d fields %-6s %-40.40s %3d B mean %v p50 %v", backend, round, op.name, c.Shape, c.Bytes,
 					c.mean(), c.P50)
 				rep.fields = append(rep.fields, c)
@@ -218,8 +255,8 @@ func (r *report) writeFields(p func(string, ...any), backend string) {
 		}
 		return medianDur(ds)
 	}
-	p("| document | top-level fields | BSON bytes | find | Δ find | find ÷ first row | update | Δ update | update ÷ first row |\n")
-	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	p("| document | top-level fields | BSON bytes | stored JSON bytes | find | Δ find | find ÷ first row | update | Δ update | update ÷ first row |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	var prevFind, prevUpdate time.Duration
 	base := [2]time.Duration{medianOf(shapes[0], "find"), medianOf(shapes[0], "update")}
 	for i, s := range shapes {
@@ -229,7 +266,11 @@ func (r *report) writeFields(p func(string, ...any), backend string) {
 			df, du = fmtDelta(f-prevFind), fmtDelta(u-prevUpdate)
 		}
 		c := byShape[s][0]
-		p("| %s | %d | %d | %s | %s | %.2f× | %s | %s | %.2f× |\n", s, c.Fields, c.Bytes, fmtDur(f), df,
+		st := "–"
+		if c.Stored > 0 {
+			st = fmt.Sprint(c.Stored)
+		}
+		p("| %s | %d | %d | %s | %s | %s | %.2f× | %s | %s | %.2f× |\n", s, c.Fields, c.Bytes, st, fmtDur(f), df,
 			float64(f)/float64(base[0]), fmtDur(u), du, float64(u)/float64(base[1]))
 		prevFind, prevUpdate = f, u
 	}
