@@ -252,7 +252,7 @@ func fieldCosts(ctx context.Context, cfg config, db *mongo.Database, backend, sq
 				slices.Sort(lat)
 				c := fieldCell{Backend: backend, Shape: shapes[i].name, Op: op.name, Fields: counts[i], Bytes: sizes[i],
 					Stored: stored[i], Round: round, Ops: int64(len(lat)), Seconds: elapsed, P50: quantile(lat, 0.5)}
-				logf("%s r%d fields %-6s %-40.40s %3d B mean %v p50 %v", backend, round, op.name, c.Shape, c.Bytes,
+				logf("%s r%d fields %-14s %-40.40s %3d B mean %v p50 %v", backend, round, op.name, c.Shape, c.Bytes,
 					c.mean(), c.P50)
 				rep.fields = append(rep.fields, c)
 			}
