@@ -41,16 +41,17 @@ func (c fieldCell) mean() time.Duration {
 // fieldDocs is how many documents each shape's collection holds.
 const fieldDocs = 64
 
-// docShape is one step of the ladder from the smallest session document to mongosession's largest.
+// docShape is one document shape of the field phase.
 type docShape struct {
 	name string
 	step bool // a step of the ladder (adds fields to the shape above it)
 	doc  func(id string, now time.Time) bson.D
 }
 
-// docShapes returns the ladder: each shape adds fields to the one before (the last but one is the whole
-// document with a user and client info), then the document mongosession writes for a new session, which is
-// what the HTTP load reads. Field order is mongosession's.
+// docShapes returns the ladder from the smallest session document to mongosession's largest (each step adds
+// fields to the one before; the last step is the whole document with a user and client info), then the
+// document mongosession writes for a new session (what the HTTP load reads) and three leaner variants of it.
+// Field order is mongosession's.
 func docShapes() []docShape {
 	level := func(n int) func(id string, now time.Time) bson.D {
 		return func(id string, now time.Time) bson.D {
