@@ -31,7 +31,17 @@ const (
 // and only sha256(token) is stored, but the token never rotates. It is the floor mongosession is measured
 // against; filter is FilterSame or FilterID.
 func Raw(coll *mongo.Collection, filter string) http.Handler {
-	h := &rawHandler{coll: coll, sameFilter: filter == FilterSame}
+	return (&rawHandler{coll: coll, sameFilter: filter == FilterSame, newDoc: NewDoc}).routes()
+}
+
+// RawMin serves the routes like Raw with FilterID, over documents holding only _id, data and expires
+// (MinDoc): the least a session document can hold. It is the baseline of what every further field of
+// mongosession's document costs a find or an update by _id.
+func RawMin(coll *mongo.Collection) http.Handler {
+	return (&rawHandler{coll: coll, newDoc: func(id string, _ []byte, now time.Time) bson.D { return MinDoc(id, now) }}).routes()
+}
+
+func (h *rawHandler) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/"+RouteUntouched, func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(okBody) })
 	mux.HandleFunc("/"+RouteRead, h.read)
@@ -45,6 +55,7 @@ func Raw(coll *mongo.Collection, filter string) http.Handler {
 type rawHandler struct {
 	coll       *mongo.Collection
 	sameFilter bool
+	newDoc     func(id string, tokenHash []byte, now time.Time) bson.D
 }
 
 var errNoSession = errors.New("no session")
@@ -137,7 +148,7 @@ func (h *rawHandler) create(w http.ResponseWriter, r *http.Request) {
 	id, token := randomB64(16), randomB64(32)
 	now := time.Now()
 	sum := sha256.Sum256([]byte(token))
-	_, err := h.coll.InsertOne(r.Context(), NewDoc(id, sum[:], now))
+	_, err := h.coll.InsertOne(r.Context(), h.newDoc(id, sum[:], now))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -161,6 +172,16 @@ func NewDoc(id string, tokenHash []byte, now time.Time) bson.D {
 		{Key: "created", Value: now},
 		{Key: "absolute", Value: abs},
 		{Key: "expires", Value: idle},
+	}
+}
+
+// MinDoc returns the smallest session document: {_id, data: {user: "alice"}, expires}, as RawMin writes it.
+func MinDoc(id string, now time.Time) bson.D {
+	now = now.Truncate(time.Millisecond)
+	return bson.D{
+		{Key: "_id", Value: id},
+		{Key: "data", Value: bson.D{{Key: keyUser, Value: "alice"}}},
+		{Key: "expires", Value: now.Add(2 * time.Hour)},
 	}
 }
 

@@ -121,6 +121,9 @@ func builders() map[string]func(ctx context.Context, coll *mongo.Collection) (ht
 		"raw-id": func(ctx context.Context, coll *mongo.Collection) (http.Handler, func(), error) {
 			return bench.Raw(coll, bench.FilterID), func() {}, expiresIndex(ctx, coll)
 		},
+		"raw-min": func(ctx context.Context, coll *mongo.Collection) (http.Handler, func(), error) {
+			return bench.RawMin(coll), func() {}, expiresIndex(ctx, coll)
+		},
 	}
 }
 
@@ -133,4 +136,4 @@ func expiresIndex(ctx context.Context, coll *mongo.Collection) error {
 }
 
 // contenderNames in report order.
-var contenderNames = []string{"mongosession", "scs", "raw-same", "raw-id", "bare"}
+var contenderNames = []string{"mongosession", "scs", "raw-same", "raw-id", "raw-min", "bare"}

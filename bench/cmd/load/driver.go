@@ -74,6 +74,8 @@ func runBackend(cfg config, backend string, rep *report) error {
 			order := []string{"mongosession", "scs", "raw-same", "raw-id"}
 			if route == bench.RouteUntouched {
 				order = append(order, "bare")
+			} else {
+				order = append(order, "raw-min") // untouched does no database work: no document shape to compare
 			}
 			k := round % len(order)
 			order = append(order[k:], order[:k]...)
@@ -89,6 +91,15 @@ func runBackend(cfg config, backend string, rep *report) error {
 					name, c.rps(), c.P50, c.P99, c.Non2xx, c.cmdsPerReq())
 				rep.cells = append(rep.cells, c)
 			}
+		}
+	}
+	if cfg.fieldDuration > 0 {
+		file := ""
+		if backend == devdb.BackendSQLite {
+			file = sqliteFileOf(dir, cs["raw-min"].db.Name())
+		}
+		if err := fieldCosts(ctx, cfg, cs["raw-min"].db, backend, file, rep); err != nil {
+			return fmt.Errorf("fields: %w", err)
 		}
 	}
 	if len(cfg.growth) > 0 {

@@ -23,6 +23,7 @@ type config struct {
 	growth          []int
 	growthDuration  time.Duration
 	growthBudget    time.Duration
+	fieldDuration   time.Duration // per shape, operation and round in the field phase (0: skip it)
 	out, notes      string
 	micro, growthMD string
 	raw             string
@@ -45,6 +46,7 @@ func parseFlags() config {
 	growth := flag.String("growth", "1000,1000000", "comma-separated collection sizes for the growth phase (empty: skip)")
 	flag.DurationVar(&cfg.growthDuration, "growth-duration", 2*time.Second, "measured time per growth cell (at least 3 requests)")
 	flag.DurationVar(&cfg.growthBudget, "growth-load-budget", 3*time.Minute, "longest bulk load per collection; the size reached is reported")
+	flag.DurationVar(&cfg.fieldDuration, "field-duration", 200*time.Millisecond, "measured time per document shape, operation and round in the field phase (0: skip the phase)")
 	flag.StringVar(&cfg.out, "out", "", "write the Markdown report to this file (default: stdout)")
 	flag.StringVar(&cfg.notes, "notes", "", "Markdown file appended to the report (the analysis)")
 	flag.StringVar(&cfg.micro, "micro", "", "output of `go test -bench` (several -count) to tabulate in the report")
@@ -57,7 +59,7 @@ func parseFlags() config {
 	flag.Parse()
 	if *smoke {
 		*backends, cfg.clients, cfg.duration, cfg.warmup, cfg.rounds = "sqlite", 4, 50*time.Millisecond, 0, 1
-		*growth, cfg.growthDuration = "200", 50*time.Millisecond
+		*growth, cfg.growthDuration, cfg.fieldDuration = "200", 50*time.Millisecond, 10*time.Millisecond
 	}
 	cfg.backends = strings.Split(*backends, ",")
 	for _, r := range strings.Split(*routes, ",") {

@@ -7,13 +7,16 @@
 //	scs           alexedwards/scs v2 over MongoDB (bench.SCSMongoStore, index on token)
 //	raw-same      hand-written handlers, raw driver, mongosession's filters ({_id, tokens.h, expires > now})
 //	raw-id        hand-written handlers, raw driver, plain {_id} filters
+//	raw-min       as raw-id, over documents holding only {_id, data, expires} (not on untouched)
 //
 // and drives each route (untouched, read, incr, write, new) with K concurrent clients, each with its own
 // cookie jar. Contenders take turns in an order that rotates every round, each cell on a fresh collection.
 // The raw contenders' collections get the same index on expires as mongosession's (see expiresIndex).
 // It reports req/s, p50, p99, non-2xx responses and database commands per request (counted by a driver
 // command monitor; handshake and monitoring commands excluded), medians over the rounds and ratios within
-// each round. A growth phase then measures mongosession's read and write paths on bulk-loaded collections.
+// each round. A field phase then measures what each field of the session document costs a find and an update
+// by _id (documents of increasing shape, see fields.go), and a growth phase mongosession's read and write paths
+// on bulk-loaded collections.
 //
 // With -out, it writes the Markdown report there (bench/RESULTS.md in `make bench`) and appends the file
 // named by -notes.

@@ -49,9 +49,8 @@ func checkDocShape(ctx context.Context, db *mongo.Database) error {
 	return nil
 }
 
-// fieldNames returns the sorted top-level field names of doc, but for fields that hold an empty document:
-// mongosession writes client: {} when it records no client info (omitempty does not omit a struct), which
-// holds nothing a stand-in must have.
+// fieldNames returns the sorted top-level field names of doc, but for fields that hold an empty document,
+// which hold nothing a stand-in must have.
 func fieldNames(doc bson.Raw) []string {
 	elems, _ := doc.Elements()
 	names := make([]string, 0, len(elems))
