@@ -2,7 +2,9 @@ package mongosession
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -13,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
 // Store is where a Manager keeps sessions. MongoStore is the implementation; the contract (its filters and
@@ -21,7 +24,7 @@ type Store = store.Store
 
 // The session document, in one place:
 //
-//	{_id, tokens: [{h, at}], newest: h, retired: [{h, at}], data: {key: value}, user, remember,
+//	{_id, tokens: [{h, at}], newest: h, retired: binary, data: {key: value}, user, remember,
 //	 client: {ip, ua, seen}, created, absolute, expires}
 //
 // tokens are the accepted token hashes with their issue times, newest last; newest repeats the newest hash as
@@ -49,7 +52,7 @@ type mongoDoc struct {
 	ID       string        `bson:"_id"`
 	Tokens   []store.Token `bson:"tokens,omitempty"`
 	Newest   []byte        `bson:"newest,omitempty"`
-	Retired  []store.Token `bson:"retired"`
+	Retired  packedTokens  `bson:"retired,omitempty"`
 	Data     bson.Raw      `bson:"data,omitempty"`
 	User     string        `bson:"user,omitempty"`
 	Remember *bool         `bson:"remember,omitempty"`
@@ -361,23 +364,16 @@ func (s *MongoStore) Insert(ctx context.Context, rec *store.Record) error {
 		return err
 	}
 	_, err = s.coll.InsertOne(ctx, mongoDoc{ID: rec.ID, Tokens: rec.Tokens, Newest: rec.Newest().Hash,
-		Retired: nonNil(rec.Retired), User: rec.User, Remember: rec.Remember, Client: rec.Client, Created: rec.Created,
+		Retired: rec.Retired, User: rec.User, Remember: rec.Remember, Client: rec.Client, Created: rec.Created,
 		Absolute: rec.Absolute, Expires: rec.Expires, Data: data})
 	return err
-}
-
-func nonNil(t []store.Token) []store.Token {
-	if t == nil {
-		return []store.Token{}
-	}
-	return t
 }
 
 // Supersede implements Store: the tombstone first, so that a parallel request that misses the session always
 // finds it, then a findAndModify that removes the session and returns it as it was.
 func (s *MongoStore) Supersede(ctx context.Context, id string, retired []store.Token, until time.Time) (*store.Record, error) {
 	if _, err := s.coll.ReplaceOne(ctx, bson.D{{Key: fieldID, Value: tombPrefix + id}},
-		mongoDoc{ID: tombPrefix + id, Retired: nonNil(retired), Expires: until}, options.Replace().SetUpsert(true)); err != nil {
+		mongoDoc{ID: tombPrefix + id, Retired: retired, Expires: until}, options.Replace().SetUpsert(true)); err != nil {
 		return nil, err
 	}
 	var d mongoDoc
@@ -427,7 +423,7 @@ func (s *MongoStore) Commit(ctx context.Context, c *store.Commit) (store.Outcome
 	models := []mongo.WriteModel{mongo.NewUpdateOneModel().
 		SetFilter(bson.D{{Key: fieldID, Value: c.ID}, {Key: fieldNewest, Value: c.Rotate.ExpectNewest}}).
 		SetUpdate(withSet(changes, bson.E{Key: fieldTokens, Value: c.Rotate.Tokens}, // whole: FerretDB ignores $slice
-			bson.E{Key: fieldNewest, Value: newest}, bson.E{Key: fieldRetired, Value: nonNil(c.Rotate.Retired)}))}
+			bson.E{Key: fieldNewest, Value: newest}, bson.E{Key: fieldRetired, Value: packedTokens(c.Rotate.Retired)}))}
 	if c.HasChanges() {
 		models = append(models, mongo.NewUpdateOneModel().
 			SetFilter(bson.D{{Key: fieldID, Value: c.ID}, {Key: fieldNewest, Value: bson.D{{Key: "$ne", Value: newest}}}}).
@@ -524,4 +520,39 @@ func tokenAt(tokens []store.Token, hash []byte) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// packedTokens stores retired tokens as one binary value of 40-byte records (the 32-byte hash, then the
+// retirement time in Unix milliseconds, big-endian) instead of an array of documents: nothing filters on them,
+// and on FerretDB 1.x every find decodes the whole document, where an array of 8 {h, at} documents cost as much
+// as the rest of a session (bench/RESULTS.md, field costs).
+type packedTokens []store.Token
+
+const packedTokenBytes = sha256.Size + 8
+
+// MarshalBSONValue implements bson.ValueMarshaler.
+func (p packedTokens) MarshalBSONValue() (byte, []byte, error) {
+	b := make([]byte, 0, len(p)*packedTokenBytes)
+	for _, t := range p {
+		if len(t.Hash) != sha256.Size {
+			return 0, nil, fmt.Errorf("mongosession: a token hash of %d bytes", len(t.Hash))
+		}
+		b = binary.BigEndian.AppendUint64(append(b, t.Hash...), uint64(t.At.UnixMilli()))
+	}
+	return byte(bson.TypeBinary), bsoncore.AppendBinary(nil, 0, b), nil
+}
+
+// UnmarshalBSONValue implements bson.ValueUnmarshaler.
+func (p *packedTokens) UnmarshalBSONValue(typ byte, data []byte) error {
+	_, b, _, ok := bsoncore.ReadBinary(data)
+	if bson.Type(typ) != bson.TypeBinary || !ok || len(b)%packedTokenBytes != 0 {
+		return errors.New("mongosession: retired tokens are not packed binary")
+	}
+	out := make(packedTokens, 0, len(b)/packedTokenBytes)
+	for ; len(b) > 0; b = b[packedTokenBytes:] {
+		at := time.UnixMilli(int64(binary.BigEndian.Uint64(b[sha256.Size:packedTokenBytes]))).UTC()
+		out = append(out, store.Token{Hash: append([]byte(nil), b[:sha256.Size]...), At: at})
+	}
+	*p = out
+	return nil
 }

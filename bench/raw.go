@@ -167,7 +167,6 @@ func NewDoc(id string, tokenHash []byte, now time.Time) bson.D {
 		{Key: "_id", Value: id},
 		{Key: "tokens", Value: bson.A{bson.D{{Key: "h", Value: tokenHash}, {Key: "at", Value: now}}}},
 		{Key: "newest", Value: tokenHash},
-		{Key: "retired", Value: bson.A{}},
 		{Key: "data", Value: bson.D{{Key: keyUser, Value: "alice"}}},
 		{Key: "created", Value: now},
 		{Key: "absolute", Value: abs},

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
 // Store keeps session records. It knows nothing of HTTP: the manager decides what to write and when.
@@ -172,22 +173,18 @@ var ErrOverflow = errors.New("integer overflow")
 // AddInt adds delta to v as $inc does with an int64 increment: a missing value counts as 0, int32 and int64
 // become int64, a double stays a double.
 func AddInt(v bson.RawValue, delta int64) (bson.RawValue, error) {
-	var out any
 	switch v.Type {
 	case 0:
-		out = delta
+		return bson.RawValue{Type: bson.TypeInt64, Value: bsoncore.AppendInt64(nil, delta)}, nil
 	case bson.TypeDouble:
-		out = v.Double() + float64(delta)
+		return bson.RawValue{Type: bson.TypeDouble, Value: bsoncore.AppendDouble(nil, v.Double()+float64(delta))}, nil
 	case bson.TypeInt32, bson.TypeInt64:
 		n := v.AsInt64()
 		sum := n + delta
 		if (delta > 0 && sum < n) || (delta < 0 && sum > n) {
 			return bson.RawValue{}, ErrOverflow
 		}
-		out = sum
-	default:
-		return bson.RawValue{}, ErrNotANumber
+		return bson.RawValue{Type: bson.TypeInt64, Value: bsoncore.AppendInt64(nil, sum)}, nil
 	}
-	t, b, err := bson.MarshalValue(out)
-	return bson.RawValue{Type: t, Value: b}, err
+	return bson.RawValue{}, ErrNotANumber
 }

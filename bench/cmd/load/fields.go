@@ -64,11 +64,12 @@ func docShapes() []docShape {
 				d = append(d, bson.E{Key: "newest", Value: hash()})
 			}
 			if n >= 3 {
-				retired := bson.A{}
+				// As mongosession stores them: one binary of 40-byte records (hash, retirement time).
+				var retired []byte
 				for i := range 9 {
-					retired = append(retired, bson.D{{Key: "h", Value: hash()}, {Key: "at", Value: now.Add(time.Duration(i-9) * time.Minute)}})
+					retired = binary.BigEndian.AppendUint64(append(retired, hash()...), uint64(now.Add(time.Duration(i-9)*time.Minute).UnixMilli()))
 				}
-				d = append(d, bson.E{Key: "retired", Value: retired})
+				d = append(d, bson.E{Key: "retired", Value: bson.Binary{Data: retired}})
 			}
 			d = append(d, bson.E{Key: "data", Value: bson.D{{Key: "user", Value: "alice"}}})
 			if n >= 5 {
@@ -87,14 +88,14 @@ func docShapes() []docShape {
 		{"{_id, data, expires}", true, level(0)},
 		{"+ tokens (1 hash)", true, level(1)},
 		{"+ newest", true, level(2)},
-		{"+ retired (9 hashes)", true, level(3)},
+		{"+ retired (9 hashes, packed binary)", true, level(3)},
 		{"+ created, absolute", true, level(4)},
 		{"+ user, client (the whole document)", true, level(5)},
-		{"a new session as mongosession writes it (retired empty; the HTTP load's document)", false, func(id string, now time.Time) bson.D {
+		{"a new session as mongosession writes it (no retired yet; the HTTP load's document)", false, func(id string, now time.Time) bson.D {
 			return bench.NewDoc(id, hash(), now)
 		}},
 		// Leaner documents a new session could have, for comparison (not written by mongosession today).
-		{"the same without newest and without the empty retired", false, func(id string, now time.Time) bson.D {
+		{"the same without newest", false, func(id string, now time.Time) bson.D {
 			d := bench.NewDoc(id, hash(), now)
 			return slices.DeleteFunc(d, func(e bson.E) bool { return e.Key == "newest" || e.Key == "retired" })
 		}},
