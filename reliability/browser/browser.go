@@ -74,16 +74,16 @@ type JarChange struct {
 // maxChanges bounds the jar's history.
 const maxChanges = 16
 
-// LastChangeBefore describes the last change of the jar before t ("" if none is remembered).
-func (b *Browser) LastChangeBefore(t time.Time) string {
+// LastChangeBefore returns the last change of the jar before t, if one is remembered.
+func (b *Browser) LastChangeBefore(t time.Time) (JarChange, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for i := len(b.changes) - 1; i >= 0; i-- {
 		if b.changes[i].At.Before(t) {
-			return b.changes[i].What
+			return b.changes[i], true
 		}
 	}
-	return ""
+	return JarChange{}, false
 }
 
 // New returns a browser with an empty jar that sends its requests through client (which must have no Jar:

@@ -45,7 +45,7 @@ func TestJarFollowsSetCookieInArrivalOrder(t *testing.T) {
 	if slow.Sent != "session=a" || !slow.Cleared || !b.Empty() {
 		t.Fatalf("slow request sent %q, cleared %v, jar %q", slow.Sent, slow.Cleared, b.CookieHeader())
 	}
-	if last := b.LastChangeBefore(time.Now()); last == "" {
+	if last, ok := b.LastChangeBefore(time.Now()); !ok || last.What == "" {
 		t.Fatal("no jar history")
 	}
 	if r := b.Do(ctx, srv.URL, "GET", "/echo"); r.Sent != "" {

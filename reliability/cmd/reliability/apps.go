@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -59,6 +60,7 @@ type app struct {
 	mu       sync.Mutex
 	events   map[string]int // security events by kind, from the log
 	errors   int            // error lines in the log
+	errorMsg map[string]int // error lines by message and error text
 	lastLogs []string       // the last lines of the log, for diagnostics
 	exitErr  error
 }
@@ -67,6 +69,7 @@ type app struct {
 type appConfig struct {
 	name      string
 	uri       string
+	db        string
 	coll      string
 	tokenTTL  time.Duration
 	timeout   time.Duration
@@ -74,7 +77,7 @@ type appConfig struct {
 }
 
 func startApp(bin string, c appConfig) (*app, error) {
-	args := []string{"-uri", c.uri, "-coll", c.coll, "-name", c.name}
+	args := []string{"-uri", c.uri, "-db", c.db, "-coll", c.coll, "-name", c.name}
 	if c.tokenTTL > 0 {
 		args = append(args, "-token-ttl", c.tokenTTL.String())
 	}
@@ -84,7 +87,8 @@ func startApp(bin string, c appConfig) (*app, error) {
 	if c.clockSkew != 0 {
 		args = append(args, "-clock-skew", c.clockSkew.String())
 	}
-	a := &app{name: c.name, cmd: exec.Command(bin, args...), done: make(chan struct{}), events: map[string]int{}}
+	a := &app{name: c.name, cmd: exec.Command(bin, args...), done: make(chan struct{}), events: map[string]int{},
+		errorMsg: map[string]int{}}
 	var err error
 	if a.stdin, err = a.cmd.StdinPipe(); err != nil {
 		return nil, err
@@ -141,6 +145,8 @@ func (a *app) readLog(r io.Reader) {
 			Level string `json:"level"`
 			Msg   string `json:"msg"`
 			Kind  string `json:"kind"`
+			Err   string `json:"err"`
+			Path  string `json:"path"`
 		}
 		_ = json.Unmarshal([]byte(line), &rec)
 		a.mu.Lock()
@@ -149,6 +155,13 @@ func (a *app) readLog(r io.Reader) {
 		}
 		if rec.Level == "ERROR" {
 			a.errors++
+			key := fmt.Sprintf("%s (%s): %s", rec.Msg, rec.Path, normalizeError(rec.Err))
+			if len(key) > 300 {
+				key = key[:300] + "…"
+			}
+			if _, known := a.errorMsg[key]; known || len(a.errorMsg) < 20 {
+				a.errorMsg[key]++
+			}
 		}
 		a.lastLogs = append(a.lastLogs, line)
 		if len(a.lastLogs) > 40 {
@@ -162,6 +175,23 @@ func (a *app) logTail() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]string(nil), a.lastLogs...)
+}
+
+var (
+	quotedID   = regexp.MustCompile(`_id: "[^"]*"`)
+	connection = regexp.MustCompile(`connection\([^)]*\)`)
+	tcpPair    = regexp.MustCompile(`tcp [0-9.:]+->[0-9.:]+`)
+	address    = regexp.MustCompile(`[0-9]+(\.[0-9]+){3}:[0-9]+`)
+	number     = regexp.MustCompile(`\b[0-9]+(\.[0-9]+)?(ms|s)?\b`)
+)
+
+// normalizeError removes what differs between occurrences of one error (ids, ports), so that they group.
+func normalizeError(s string) string {
+	s = quotedID.ReplaceAllString(s, `_id: …`)
+	s = connection.ReplaceAllString(s, "connection(…)")
+	s = tcpPair.ReplaceAllString(s, "tcp …")
+	s = address.ReplaceAllString(s, "…")
+	return number.ReplaceAllString(s, "N")
 }
 
 // stop closes the app's stdin (it shuts down gracefully) and waits for it, killing it after 20 s.

@@ -200,12 +200,17 @@ func (c *client) account(ops []op, results []*browser.Response) {
 	}
 }
 
-// jarNote tells which response last changed the jar before res's request started.
+// jarNote tells which response last changed the jar before res's request started, and what the database
+// holds for the cookie the request carried.
 func (c *client) jarNote(res *browser.Response) string {
-	if last := c.b.LastChangeBefore(res.Start); last != "" {
-		return "; the jar was last changed by " + last
+	var note string
+	if last, ok := c.b.LastChangeBefore(res.Start); ok {
+		note = fmt.Sprintf("; the jar was last changed at t+%.1fs by %s", last.At.Sub(c.e.rec.begin).Seconds(), last.What)
 	}
-	return ""
+	if state := c.e.inspect.cookieState(res.Sent); state != "" {
+		note += "; " + state
+	}
+	return note
 }
 
 func sessionNote(sid string) string {

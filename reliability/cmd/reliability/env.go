@@ -12,6 +12,7 @@ import (
 
 	"github.com/mongosession/mongosession/reliability/browser"
 	"github.com/mongosession/mongosession/reliability/faultproxy"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 // metrics are one scenario's figures.
@@ -167,6 +168,7 @@ type env struct {
 	hc        *http.Client
 	rec       *recorder
 	clients   []*client
+	inspect   *inspector
 }
 
 // result is one scenario's outcome for the report.
@@ -176,20 +178,22 @@ type result struct {
 	examples map[string][]string
 	counts   map[string]int
 	events   map[string]int
+	errors   map[string]int // the apps' ERROR lines by message
 	duration time.Duration
 }
 
 // runScenario starts fresh apps on a fresh collection, warms every client up, runs the scenario, checks
 // every client once more after the fault and stops the apps.
-func runScenario(cfg config, bin string, proxy *faultproxy.Proxy, sc *scenario, run int) (*result, error) {
+func runScenario(cfg config, bin string, proxy *faultproxy.Proxy, db *mongo.Database, sc *scenario, run int) (*result, error) {
 	start := time.Now()
 	proxy.Pass()
 	transport := &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second}
 	defer transport.CloseIdleConnections()
 	e := &env{cfg: cfg, proxy: proxy, transport: transport, hc: &http.Client{Transport: transport}, rec: newRecorder()}
 	coll := fmt.Sprintf("s%d_%s", run, strings.ReplaceAll(sc.name, "-", "_"))
+	e.inspect = &inspector{coll: db.Collection(coll)}
 	for i := range cfg.apps {
-		ac := appConfig{name: fmt.Sprintf("app%d", i+1), uri: "mongodb://" + proxy.Addr() + "/", coll: coll,
+		ac := appConfig{name: fmt.Sprintf("app%d", i+1), uri: "mongodb://" + proxy.Addr() + "/", db: db.Name(), coll: coll,
 			tokenTTL: cfg.tokenTTL, timeout: cfg.timeout}
 		if sc.skew != nil {
 			ac.clockSkew = sc.skew(i, cfg.apps)
@@ -252,11 +256,14 @@ func runScenario(cfg config, bin string, proxy *faultproxy.Proxy, sc *scenario, 
 	res.m = metricsWith(e.rec.m, res.m.GoroutinesBefore, res.m.GoroutinesAfter)
 	res.examples, res.counts = e.rec.examples, e.rec.counts
 	e.rec.mu.Unlock()
-	res.events = map[string]int{}
+	res.events, res.errors = map[string]int{}, map[string]int{}
 	for _, a := range e.apps {
 		a.mu.Lock()
 		for k, v := range a.events {
 			res.events[k] += v
+		}
+		for k, v := range a.errorMsg {
+			res.errors[k] += v
 		}
 		res.m.AppErrors += a.errors
 		a.mu.Unlock()

@@ -24,6 +24,8 @@ import (
 	"github.com/mongosession/mongosession"
 	"github.com/mongosession/mongosession/devdb"
 	"github.com/mongosession/mongosession/reliability/faultproxy"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // config are the run's settings.
@@ -129,6 +131,13 @@ func run(cfg config) ([]*result, error) {
 	}
 	defer proxy.Close()
 
+	// The inspector reads session documents directly, bypassing the proxy, for the evidence.
+	direct, err := mongo.Connect(options.Client().ApplyURI(db.URI()))
+	if err != nil {
+		return nil, err
+	}
+	defer direct.Disconnect(context.Background())
+
 	var results []*result
 	for i, sc := range scenarios(cfg) {
 		if cfg.only != nil && !cfg.only.MatchString(sc.name) {
@@ -136,7 +145,7 @@ func run(cfg config) ([]*result, error) {
 		}
 		logf("scenario %s: %d clients, %d apps", sc.name, cfg.clients, cfg.apps)
 		before := proxy.Stats()
-		r, err := runScenario(cfg, bin, proxy, sc, i+1)
+		r, err := runScenario(cfg, bin, proxy, direct.Database("reliability"), sc, i+1)
 		if err != nil {
 			return nil, fmt.Errorf("scenario %s: %w", sc.name, err)
 		}

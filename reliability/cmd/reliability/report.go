@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -220,6 +221,18 @@ func renderReport(cfg config, results []*result, args string) string {
 		p("- Proxy: %d connections accepted, %d refused, %d dropped, %d replies delayed, %d messages held.\n",
 			st.Accepted, st.Refused, st.Dropped, st.Delayed, st.Held)
 		p("- Re-reads after an unknown outcome: %d. ERROR lines in the apps' logs: %d.\n", r.m.Resyncs, r.m.AppErrors)
+		if len(r.errors) > 0 {
+			p("- The apps' ERROR lines, by message (why the 503s), the most frequent first:\n")
+			keys := sortedKeys(r.errors)
+			sort.SliceStable(keys, func(i, j int) bool { return r.errors[keys[i]] > r.errors[keys[j]] })
+			for i, k := range keys {
+				if i == maxErrorKinds {
+					p("  - and %d other messages\n", len(keys)-i)
+					break
+				}
+				p("  - %d × `%s`\n", r.errors[k], k)
+			}
+		}
 		for _, kind := range sortedKeys(r.examples) {
 			p("- %s: %d; for example:\n", kind, r.counts[kind])
 			for _, ex := range r.examples[kind] {
@@ -230,6 +243,9 @@ func renderReport(cfg config, results []*result, args string) string {
 	}
 	return b.String()
 }
+
+// maxErrorKinds bounds the error messages listed per scenario.
+const maxErrorKinds = 6
 
 func statuses(m map[int]int) string {
 	var parts []string
