@@ -74,6 +74,7 @@ type appConfig struct {
 	tokenTTL  time.Duration
 	timeout   time.Duration
 	clockSkew time.Duration
+	logFile   string // if set, a copy of the app's log
 }
 
 func startApp(bin string, c appConfig) (*app, error) {
@@ -104,9 +105,20 @@ func startApp(bin string, c appConfig) (*app, error) {
 	if err := a.cmd.Start(); err != nil {
 		return nil, err
 	}
+	var logCopy *os.File
+	if c.logFile != "" {
+		if logCopy, err = os.Create(c.logFile); err != nil {
+			return nil, err
+		}
+	}
 	logsRead := make(chan struct{})
 	go func() {
 		defer close(logsRead)
+		if logCopy != nil {
+			defer logCopy.Close()
+			a.readLog(io.TeeReader(stderr, logCopy))
+			return
+		}
 		a.readLog(stderr)
 	}()
 	lines := make(chan string, 1)

@@ -76,6 +76,7 @@ type client struct {
 	acked     int64 // increments of "n" answered with success since the session began (or the last re-read)
 	attempted int64 // increments of "n" sent since then, whatever their answer: the counter's upper bound
 	epoch     int   // changes at every login, logout and re-read: late results of older epochs are not checked
+	unknown   int64 // increments whose answer failed: any of them may still be applied (a held request)
 	resync    bool  // the state is unknown: the next batch is a lone read that re-establishes it
 }
 
@@ -141,6 +142,8 @@ func (c *client) account(ops []op, results []*browser.Response) {
 		res := results[i]
 		if o.increments() && res.OK() && res.HasReply && res.Reply.OK {
 			acks++
+		} else if o.increments() {
+			c.unknown++
 		}
 		if !checked || !o.reportsState() || !res.OK() || !res.HasReply {
 			continue
@@ -205,7 +208,7 @@ func (c *client) account(ops []op, results []*browser.Response) {
 func (c *client) jarNote(res *browser.Response) string {
 	var note string
 	if last, ok := c.b.LastChangeBefore(res.Start); ok {
-		note = fmt.Sprintf("; the jar was last changed at t+%.1fs by %s", last.At.Sub(c.e.rec.begin).Seconds(), last.What)
+		note = fmt.Sprintf("; the jar was last changed at t%+.1fs by %s", last.At.Sub(c.e.rec.begin).Seconds(), last.What)
 	}
 	if state := c.e.inspect.cookieState(res.Sent); state != "" {
 		note += "; " + state
@@ -239,7 +242,8 @@ func (c *client) resyncRead(ctx context.Context) bool {
 		return false
 	}
 	c.loggedIn = res.Reply.User != "" && res.Reply.User == c.user
-	c.acked, c.attempted, c.resync, c.epoch = res.Reply.N, res.Reply.N, false, c.epoch+1
+	// Increments whose answer failed may still land after this read (a request held in a black hole).
+	c.acked, c.attempted, c.resync, c.epoch = res.Reply.N, res.Reply.N+c.unknown, false, c.epoch+1
 	c.e.rec.add(func(m *metrics) { m.Resyncs++ })
 	return true
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -195,6 +196,9 @@ func runScenario(cfg config, bin string, proxy *faultproxy.Proxy, db *mongo.Data
 	for i := range cfg.apps {
 		ac := appConfig{name: fmt.Sprintf("app%d", i+1), uri: "mongodb://" + proxy.Addr() + "/", db: db.Name(), coll: coll,
 			tokenTTL: cfg.tokenTTL, timeout: cfg.timeout}
+		if cfg.logDir != "" {
+			ac.logFile = filepath.Join(cfg.logDir, sc.name+"-"+ac.name+".log")
+		}
 		if sc.skew != nil {
 			ac.clockSkew = sc.skew(i, cfg.apps)
 		}
@@ -339,21 +343,40 @@ func (e *env) waitHealthy() error {
 }
 
 // finalCheck has every client read its session once more, after the fault and the recovery: a client that
-// cannot is stuck; a logged-in one that finds no user was logged out.
+// cannot is stuck; a logged-in one that finds no user was logged out. A 503 is "try again later", so a client
+// counts as stuck only when finalAttempts reads in a row, a second apart, all fail; and the clients check in
+// small groups, so that their own burst cannot overload the development database into answering 503.
 func (e *env) finalCheck() {
+	gate := make(chan struct{}, finalConcurrency)
 	e.forClients(context.Background(), func(ctx context.Context, c *client) {
-		if c.resync && !c.resyncRead(ctx) {
-			e.rec.add(func(m *metrics) { m.StuckClients++ })
-			e.rec.incident(kindStuck, c, "its re-read after the fault failed")
+		gate <- struct{}{}
+		defer func() { <-gate }()
+		var last *browser.Response
+		for attempt := range finalAttempts {
+			if attempt > 0 {
+				time.Sleep(time.Second)
+			}
+			if c.resync && !c.resyncRead(ctx) {
+				continue
+			}
+			if last = c.batch(ctx, op{kind: opRead, path: "/read"})[0]; last.OK() {
+				return
+			}
+		}
+		e.rec.add(func(m *metrics) { m.StuckClients++ })
+		if last == nil {
+			e.rec.incident(kindStuck, c, fmt.Sprintf("its %d re-reads after the fault all failed", finalAttempts))
 			return
 		}
-		rs := c.batch(ctx, op{kind: opRead, path: "/read"})
-		if !rs[0].OK() {
-			e.rec.add(func(m *metrics) { m.StuckClients++ })
-			e.rec.incident(kindStuck, c, fmt.Sprintf("its final read answered %d (%v), carrying %s", rs[0].Status, rs[0].Err, browser.Short(rs[0].Sent)))
-		}
+		e.rec.incident(kindStuck, c, fmt.Sprintf("its %d final reads failed, the last with %d (%v) from %s, carrying %s at t%+.1fs%s",
+			finalAttempts, last.Status, last.Err, last.Base, browser.Short(last.Sent), last.End.Sub(e.rec.begin).Seconds(), c.jarNote(last)))
 	})
 }
+
+const (
+	finalAttempts    = 5
+	finalConcurrency = 8
+)
 
 // sortedKeys returns m's keys in order.
 func sortedKeys[V any](m map[string]V) []string {

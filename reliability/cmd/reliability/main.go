@@ -44,6 +44,7 @@ type config struct {
 	only           *regexp.Regexp
 	out            string
 	backend        string
+	logDir         string
 }
 
 func main() {
@@ -53,6 +54,7 @@ func main() {
 	flag.IntVar(&cfg.apps, "apps", 3, "app processes")
 	only := flag.String("run", "", "run only the scenarios whose names match this `regexp`")
 	flag.StringVar(&cfg.out, "out", "", "write the report to this `file` (RELIABILITY.md); empty: print only")
+	flag.StringVar(&cfg.logDir, "logs", "", "keep a copy of every app's log in this `folder`")
 	flag.StringVar(&cfg.backend, "backend", devdb.BackendSQLite, "devdb backend: sqlite or postgresql")
 	flag.Parse()
 
