@@ -342,34 +342,40 @@ func (e *env) waitHealthy() error {
 	return nil
 }
 
-// finalCheck has every client read its session once more, after the fault and the recovery: a client that
-// cannot is stuck; a logged-in one that finds no user was logged out. A 503 is "try again later", so a client
-// counts as stuck only when finalAttempts reads in a row, a second apart, all fail; and the clients check in
-// small groups, so that their own burst cannot overload the development database into answering 503.
+// finalCheck has every client read its session and then increment its counter once more, after the fault and
+// the recovery: a client that cannot is stuck; a logged-in one that finds no user was logged out. A 503 is "try
+// again later", so a client counts as stuck only when finalAttempts tries in a row, a second apart, all fail;
+// and the clients check in small groups, so that their own burst cannot overload the development database.
 func (e *env) finalCheck() {
 	gate := make(chan struct{}, finalConcurrency)
 	e.forClients(context.Background(), func(ctx context.Context, c *client) {
 		gate <- struct{}{}
 		defer func() { <-gate }()
-		var last *browser.Response
-		for attempt := range finalAttempts {
-			if attempt > 0 {
-				time.Sleep(time.Second)
+		for _, o := range []op{{kind: opRead, path: "/read"}, {kind: opIncr, path: "/incr?k=n"}} {
+			var last *browser.Response
+			for attempt := range finalAttempts {
+				if attempt > 0 {
+					time.Sleep(time.Second)
+				}
+				if c.resync && !c.resyncRead(ctx) {
+					continue
+				}
+				if last = c.batch(ctx, o)[0]; last.OK() {
+					break
+				}
 			}
-			if c.resync && !c.resyncRead(ctx) {
+			if last != nil && last.OK() {
 				continue
 			}
-			if last = c.batch(ctx, op{kind: opRead, path: "/read"})[0]; last.OK() {
+			e.rec.add(func(m *metrics) { m.StuckClients++ })
+			if last == nil {
+				e.rec.incident(kindStuck, c, fmt.Sprintf("its %d re-reads after the fault all failed", finalAttempts))
 				return
 			}
-		}
-		e.rec.add(func(m *metrics) { m.StuckClients++ })
-		if last == nil {
-			e.rec.incident(kindStuck, c, fmt.Sprintf("its %d re-reads after the fault all failed", finalAttempts))
+			e.rec.incident(kindStuck, c, fmt.Sprintf("its %d final %ss failed, the last with %d (%v) from %s, carrying %s at t%+.1fs%s",
+				finalAttempts, o.kind, last.Status, last.Err, last.Base, browser.Short(last.Sent), last.End.Sub(e.rec.begin).Seconds(), c.jarNote(last)))
 			return
 		}
-		e.rec.incident(kindStuck, c, fmt.Sprintf("its %d final reads failed, the last with %d (%v) from %s, carrying %s at t%+.1fs%s",
-			finalAttempts, last.Status, last.Err, last.Base, browser.Short(last.Sent), last.End.Sub(e.rec.begin).Seconds(), c.jarNote(last)))
 	})
 }
 
