@@ -368,8 +368,8 @@ func (c *client) checkSlow(s slowResult) {
 		return
 	}
 	if s.loggedIn && s.res.Reply.User == "" {
-		c.e.rec.incident(kindSpuriousLogout, c, fmt.Sprintf("slow request (%s) answered with no user though the client was logged in when it was sent and never logged out; it carried %s%s",
-			s.res.End.Sub(s.res.Start).Round(time.Millisecond), browser.Short(s.res.Sent), setCookieNote(s.res)))
+		c.e.rec.incident(kindSpuriousLogout, c, fmt.Sprintf("slow request (%s) answered with no user though the client was logged in when it was sent and never logged out; it carried %s%s%s",
+			s.res.End.Sub(s.res.Start).Round(time.Millisecond), browser.Short(s.res.Sent), setCookieNote(s.res), c.jarNote(s.res)))
 		c.e.rec.add(func(m *metrics) { m.SpuriousLogouts++ })
 		c.resync = true
 	}

@@ -89,7 +89,7 @@ func main() {
 	table := renderTable(results)
 	fmt.Print(table)
 	if cfg.out != "" {
-		if err := os.WriteFile(cfg.out, []byte(renderReport(cfg, results, strings.Join(os.Args[1:], " "))), 0o644); err != nil {
+		if err := os.WriteFile(cfg.out, []byte(renderReport(cfg, results, reportArgs())), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "reliability:", err)
 			os.Exit(2)
 		}
@@ -102,6 +102,17 @@ func main() {
 		}
 	}
 	fmt.Println("PASS: every figure that must be 0 is 0")
+}
+
+// reportArgs is the command line for the report, without the flags that only say where files go.
+func reportArgs() string {
+	var args []string
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name != "logs" {
+			args = append(args, "-"+f.Name+" "+f.Value.String())
+		}
+	})
+	return strings.Join(args, " ")
 }
 
 func logf(format string, args ...any) {

@@ -201,7 +201,10 @@ func renderReport(cfg config, results []*result, args string) string {
 	p("  or then increment its counter: 5 tries a second apart all fail.\n")
 	p("- **recovery**: from the end of the fault to the first success of a request that used the database, and to the\n")
 	p("  first such success on every app.\n")
-	p("- **goroutines**: per app, after the warm-up and after the final check (browsers' idle connections closed).\n\n")
+	p("- **goroutines**: per app, after the warm-up and after the final check (browsers' idle connections closed).\n")
+	p("- In the evidence, t+N s counts from the start of the scenario (negative: during the warm-up, when each browser\n")
+	p("  makes one lone request to get a session); \"database now\" is the session document read directly when the\n")
+	p("  failure was seen, bypassing the proxy.\n\n")
 
 	p("## Scenarios\n\n")
 	for _, r := range results {
@@ -274,12 +277,15 @@ func libraryVersion() string {
 		return "an unknown commit"
 	}
 	root := filepath.Join(filepath.Dir(file), "..", "..", "..")
-	out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
+	// The last commit that changed anything but the suite and its report.
+	outside := []string{"--", ".", ":(exclude)reliability", ":(exclude)RELIABILITY.md", ":(exclude)docs"}
+	out, err := exec.Command("git", append([]string{"-C", root, "log", "-1", "--format=%h"}, outside...)...).Output()
+	if err != nil || len(strings.TrimSpace(string(out))) == 0 {
 		return "an unknown commit"
 	}
 	v := "commit " + strings.TrimSpace(string(out))
-	if st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(strings.TrimSpace(string(st))) > 0 {
+	st, err := exec.Command("git", append([]string{"-C", root, "status", "--porcelain", "--untracked-files=no"}, outside...)...).Output()
+	if err == nil && len(strings.TrimSpace(string(st))) > 0 {
 		v += " with uncommitted changes"
 	}
 	return v
