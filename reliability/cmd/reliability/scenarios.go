@@ -120,7 +120,7 @@ func scenarios(cfg config) []*scenario {
 		{
 			name:  "late-acks",
 			fault: true,
-			what: fmt.Sprintf("The mixed workload; after %v the proxy delays the replies to writes (update, insert, delete) by %v, beyond Options.Timeout (%v), for %v: the writes are applied, their acknowledgements come too late. Then the proxy passes again for %v.",
+			what: fmt.Sprintf("The mixed workload, half the clients logged in first; after %v the proxy delays the replies to writes (update, insert, delete) by %v, beyond Options.Timeout (%v), for %v: the writes are applied, their acknowledgements come too late. Then the proxy passes again for %v.",
 				ttl, lateDelay, cfg.timeout, retireSpan+lateDelay, 2*ttl),
 			run: func(e *env) {
 				faultPhases(e, cfg, ttl, retireSpan+lateDelay, 2*ttl, func() { e.proxy.Delay(lateDelay, writeCommands...) })
@@ -151,7 +151,7 @@ func scenarios(cfg config) []*scenario {
 		{
 			name:  "db-outage",
 			fault: true,
-			what:  fmt.Sprintf("The mixed workload; after %v the proxy drops every database connection and refuses new ones for %v, then passes again for %v.", 2*ttl, cfg.outage, cfg.recoveryWindow),
+			what:  fmt.Sprintf("The mixed workload, half the clients logged in first; after %v the proxy drops every database connection and refuses new ones for %v, then passes again for %v.", 2*ttl, cfg.outage, cfg.recoveryWindow),
 			run: func(e *env) {
 				faultPhases(e, cfg, 2*ttl, cfg.outage, cfg.recoveryWindow, e.proxy.Drop)
 			},
@@ -159,7 +159,7 @@ func scenarios(cfg config) []*scenario {
 		{
 			name:  "black-hole",
 			fault: true,
-			what:  fmt.Sprintf("The mixed workload; after %v the proxy accepts database connections but forwards nothing either way for %v (held bytes flow when it ends, as TCP retransmits them), then passes again for %v.", 2*ttl, cfg.outage, cfg.recoveryWindow),
+			what:  fmt.Sprintf("The mixed workload, half the clients logged in first; after %v the proxy accepts database connections but forwards nothing either way for %v (held bytes flow when it ends, as TCP retransmits them), then passes again for %v.", 2*ttl, cfg.outage, cfg.recoveryWindow),
 			run: func(e *env) {
 				faultPhases(e, cfg, 2*ttl, cfg.outage, cfg.recoveryWindow, e.proxy.BlackHole)
 			},
@@ -183,14 +183,19 @@ func scenarios(cfg config) []*scenario {
 	}
 }
 
-// faultPhases runs the mixed workload through three phases: before, during the fault (begin starts it), and
+// faultPhases runs the mixed workload (half the clients logged in first) through three phases: before, during the fault (begin starts it), and
 // after the proxy passes again (recovery is measured from then).
 func faultPhases(e *env, cfg config, before, during, after time.Duration, begin func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		e.forClients(ctx, func(ctx context.Context, c *client) { c.mixed(ctx, mixture{loginLogout: true, authRate: 0.05}) })
+		e.forClients(ctx, func(ctx context.Context, c *client) {
+			if c.id%2 == 1 { // half the clients are logged in when the fault begins: a fault must not log them out
+				c.ensureLoggedIn(ctx)
+			}
+			c.mixed(ctx, mixture{loginLogout: true, authRate: 0.05})
+		})
 	}()
 	time.Sleep(before)
 	begin()
