@@ -63,11 +63,9 @@ func main() {
 	}
 }
 
-// setClock installs a skewed clock. It reports false while Options has no Clock field; once it has one:
-//
-//	opts.Clock = now; return true
+// setClock installs a skewed clock. It reports false while Options has no Clock field; once it has one, the
+// return below becomes `opts.Clock = now` followed by `return true`.
 func setClock(opts *mongosession.Options, now func() time.Time) bool {
-	_, _ = opts, now
 	return false
 }
 
@@ -82,7 +80,6 @@ func clientOptions(uri string) *options.ClientOptions {
 // purge that deleted live sessions would show as spurious logouts). With StoreOptions:
 // mongosession.NewMongoStore(ctx, coll, mongosession.StoreOptions{PurgeInterval: purge, Clock: now})
 func newStore(ctx context.Context, coll *mongo.Collection, purge time.Duration, now func() time.Time) (*mongosession.MongoStore, error) {
-	_ = now
 	return mongosession.NewMongoStore(ctx, coll, mongosession.WithPurgeInterval(purge))
 }
 

@@ -138,7 +138,8 @@ func renderReport(cfg config, results []*result, args string) string {
 	p("recommended driver options: connect and server-selection timeouts 2 s), and %d browsers, each with its own\n", cfg.clients)
 	p("cookie jar: a request carries the cookie held when it starts, requests of one browser run in parallel (1 to 4\n")
 	p("at a time), every Set-Cookie overwrites the jar when its response arrives, and each request goes to any app.\n")
-	p("Think time %v–%v between batches. Each scenario runs on fresh apps and a fresh collection.\n\n", cfg.thinkMin, cfg.thinkMax)
+	p("Think time %v–%v between batches. Each scenario runs on fresh apps and a fresh collection.\n", cfg.thinkMin, cfg.thinkMax)
+	p("How the suite works: reliability/README.md; the figures before the library's fixes: reliability/BASELINE.md.\n\n")
 
 	p("## Results\n\n")
 	p("| scenario |")

@@ -76,7 +76,7 @@ func scenarios(cfg config) []*scenario {
 		},
 		{
 			name: "slow-reader",
-			what: fmt.Sprintf("Each logged-in client sends one slow request that reads its session after %v (TokensKept+1 token lifetimes and a half), while its other requests go on and rotate the token past it.", retireSpan+ttl/2),
+			what: fmt.Sprintf("Each logged-in client sends one slow request that reads its session after %v to %v (TokensKept+1 token lifetimes and a half, or a little more), while its other requests go on and rotate the token past it.", retireSpan+ttl/2, retireSpan+ttl),
 			run: func(e *env) {
 				e.forClients(context.Background(), func(_ context.Context, c *client) {
 					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -88,7 +88,9 @@ func scenarios(cfg config) []*scenario {
 					s := slowResult{loggedIn: c.loggedIn, epoch: c.epoch}
 					slowCtx, stop := context.WithCancel(ctx)
 					go func() {
-						s.res = c.send(ctx, op{kind: opSlow, path: fmt.Sprintf("/slow?delay=%d", (retireSpan + ttl/2).Milliseconds())})
+						// Spread over half a token lifetime, so that 64 slow reads do not land on the database at once.
+						delay := retireSpan + ttl/2 + time.Duration(c.int64n(int64(ttl/2)))
+						s.res = c.send(ctx, op{kind: opSlow, path: fmt.Sprintf("/slow?delay=%d", delay.Milliseconds())})
 						stop()
 						done <- s
 					}()
