@@ -237,8 +237,8 @@ func runScenario(cfg config, bin string, proxy *faultproxy.Proxy, db *mongo.Data
 			c.batch(ctx, op{kind: opIncr, path: "/incr?k=n"})
 		}
 	})
-	var err error
-	if res.m.GoroutinesBefore, err = e.goroutines(); err != nil {
+	before, err := e.goroutines()
+	if err != nil {
 		return nil, err
 	}
 	e.rec = newRecorder() // the figures count the scenario, not the warm-up
@@ -251,13 +251,15 @@ func runScenario(cfg config, bin string, proxy *faultproxy.Proxy, db *mongo.Data
 		return nil, err
 	}
 	e.finalCheck()
-	if res.m.GoroutinesAfter, err = e.goroutines(); err != nil {
+	after, err := e.goroutines()
+	if err != nil {
 		return nil, err
 	}
 	e.stopApps()
 
 	e.rec.mu.Lock()
-	res.m = metricsWith(e.rec.m, res.m.GoroutinesBefore, res.m.GoroutinesAfter)
+	res.m = e.rec.m
+	res.m.GoroutinesBefore, res.m.GoroutinesAfter = before, after
 	res.examples, res.counts = e.rec.examples, e.rec.counts
 	e.rec.mu.Unlock()
 	res.events, res.errors = map[string]int{}, map[string]int{}
@@ -276,11 +278,6 @@ func runScenario(cfg config, bin string, proxy *faultproxy.Proxy, db *mongo.Data
 	res.m.Revoked = res.events["session_revoked"]
 	res.duration = time.Since(start)
 	return res, nil
-}
-
-func metricsWith(m metrics, before, after []int) metrics {
-	m.GoroutinesBefore, m.GoroutinesAfter = before, after
-	return m
 }
 
 func (e *env) stopApps() {
