@@ -90,7 +90,13 @@ func startApp(bin string, c appConfig) (*app, error) {
 	}
 	a := &app{name: c.name, cmd: exec.Command(bin, args...), done: make(chan struct{}), events: map[string]int{},
 		errorMsg: map[string]int{}}
+	var logCopy *os.File // created before the process starts: no failure may leave it running
 	var err error
+	if c.logFile != "" {
+		if logCopy, err = os.Create(c.logFile); err != nil {
+			return nil, err
+		}
+	}
 	if a.stdin, err = a.cmd.StdinPipe(); err != nil {
 		return nil, err
 	}
@@ -104,12 +110,6 @@ func startApp(bin string, c appConfig) (*app, error) {
 	}
 	if err := a.cmd.Start(); err != nil {
 		return nil, err
-	}
-	var logCopy *os.File
-	if c.logFile != "" {
-		if logCopy, err = os.Create(c.logFile); err != nil {
-			return nil, err
-		}
 	}
 	logsRead := make(chan struct{})
 	go func() {

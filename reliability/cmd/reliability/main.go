@@ -151,6 +151,12 @@ func run(cfg config) ([]*result, error) {
 	}
 	defer direct.Disconnect(context.Background())
 
+	if cfg.logDir != "" {
+		if err := os.MkdirAll(cfg.logDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+
 	var results []*result
 	for i, sc := range scenarios(cfg) {
 		if cfg.only != nil && !cfg.only.MatchString(sc.name) {
