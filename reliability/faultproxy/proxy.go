@@ -30,6 +30,7 @@ const (
 	Delay
 )
 
+// String names the mode as the report does.
 func (m Mode) String() string {
 	return [...]string{"pass", "drop", "black-hole", "delay"}[m]
 }
