@@ -9,9 +9,11 @@ package mongosession
 //     it created, renewed, resealed or moved to the database (outcome set);
 //   - it clears the cookie only when the handler destroyed its session (outcome clear);
 //   - a stale cookie (unknown, expired) is never cleared: it reads as no session, and a write replaces it;
-//   - a superseded cookie (its token retired while the session lives, or its id renewed away) reads no
+//   - a superseded cookie (its token retired before the request was sent, or its id renewed away) reads no
 //     session, gets no cookie, and its changes fail with ErrSuperseded: a new session would overwrite the
 //     browser's newer cookie;
+//   - a token retired after the request was sent (a slow request) was valid when sent: the request reads its
+//     session, but never rotates (outcome keep), so the browser's newer cookie stays;
 //   - a hijacked connection (WebSocket) gets no cookie, so it never rotates.
 
 import (

@@ -14,6 +14,9 @@ type dbSession struct {
 	cur    int        // the candidate in use (the one that validated, after the read)
 	loaded bool
 	status store.Status // after the read
+	// late: the request's token was retired after the request was sent (a slow request, a long poll). The
+	// session is still this request's, but it must not rotate: its cookie would replace the browser's newer one.
+	late bool
 	// token is the token of a session this request created, renewed or rotated (to send in the cookie).
 	token string
 }
@@ -68,6 +71,14 @@ func (d *dbSession) load(s *Session, now time.Time) error {
 			s.setRecord(res.Record)
 			return nil
 		}
+		if res.Status == store.Retired && s.m.sentBefore(s, res.RetiredAt) && res.Record.Absolute.After(now) {
+			d.cur, d.loaded, d.status, d.late = i, true, store.Found, true
+			s.setRecord(res.Record)
+			return nil
+		}
+		if res.Status == store.Found || res.Status == store.Retired {
+			res.Record = nil // expired, or a token retired before the request was sent
+		}
 		if res.Status == store.Found {
 			res = store.Loaded{} // past its absolute deadline: expired
 		}
@@ -98,7 +109,7 @@ func (d *dbSession) due(s *Session, now time.Time, canSetCookie bool) bool {
 	if !d.loaded || s.rec == nil {
 		return false
 	}
-	rotate, extend := s.m.touchDue(s.rec, now, canSetCookie)
+	rotate, extend := s.m.touchDue(s.rec, now, canSetCookie && !d.late)
 	return rotate || extend
 }
 
@@ -164,7 +175,7 @@ func (d *dbSession) writeOnly(ctx context.Context, s *Session, now time.Time, ca
 // command, all or nothing. The read authenticated the request, so the write filters on _id alone.
 func (d *dbSession) update(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {
 	rec := s.rec
-	rotate, extend := s.m.touchDue(rec, now, canSetCookie)
+	rotate, extend := s.m.touchDue(rec, now, canSetCookie && !d.late)
 	c := &store.Commit{ID: rec.ID, Now: now, Changes: s.view.changes, User: s.user, Remember: s.remember}
 	if canSetCookie && s.remember != nil && s.m.persistent(s.remember) != s.m.persistent(rec.Remember) {
 		rotate = true // the new cookie carries the new choice

@@ -22,9 +22,10 @@
 //
 // The person holding the browser is never logged out by the library's own doing. A response sets the cookie
 // only for a session it read, created, renewed or moved, and clears it only when the handler called Destroy.
-// A request whose cookie is outdated (its token rotated away, or its session renewed at login, while it was
-// on its way) reads no session, gets no cookie, and its changes fail with ErrSuperseded (409 by default)
-// instead of starting a session that would overwrite the browser's newer cookie. A hijacked connection
+// A request whose token was rotated away after it was sent still reads its session, but never rotates. A
+// request whose session was renewed (login) while it was on its way reads no session, gets no cookie, and its
+// changes fail with ErrSuperseded (409 by default) instead of starting a session that would overwrite the
+// browser's newer cookie. A hijacked connection
 // (WebSocket) never rotates. A rotation never retires the token of the request that rotates, so a lost
 // response or a late database acknowledgement cannot retire the browser's token.
 //

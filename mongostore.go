@@ -271,7 +271,8 @@ func (s *MongoStore) Load(ctx context.Context, id string, hash []byte, now time.
 		rec, err := d.record()
 		return store.Loaded{Status: store.Found, Record: rec}, err
 	case hasToken(d.Retired, hash):
-		return store.Loaded{Status: store.Retired, RetiredAt: tokenAt(d.Retired, hash), User: d.User}, nil
+		rec, err := d.record()
+		return store.Loaded{Status: store.Retired, RetiredAt: tokenAt(d.Retired, hash), User: d.User, Record: rec}, err
 	}
 	return store.Loaded{}, nil
 }

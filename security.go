@@ -57,11 +57,18 @@ func (m *Manager) logSecurityEvent(e SecurityEvent) {
 // replay.
 const inFlightAllowance = 5 * time.Second
 
+// sentBefore reports whether request s was sent before its token was retired at retiredAt (give or take
+// inFlightAllowance): the token was valid when the request left the browser, so it is neither a replay nor
+// outdated for this request.
+func (m *Manager) sentBefore(s *Session, retiredAt time.Time) bool {
+	return retiredAt.After(s.arrived.Add(-inFlightAllowance))
+}
+
 // tokenRetired runs when a request's cookie names a token its session retired. Retired before the request
 // arrived (beyond inFlightAllowance), it is a replay: reported and, unless KeepSessionOnReuse, the session
 // is revoked (a renewed-away id is only reported: its successor is not known from the old cookie).
 func (m *Manager) tokenRetired(ctx context.Context, s *Session, id string, res store.Loaded, now time.Time) {
-	if res.RetiredAt.After(s.arrived.Add(-inFlightAllowance)) {
+	if m.sentBefore(s, res.RetiredAt) {
 		return
 	}
 	client := m.clientInfo(s.req, now)

@@ -46,7 +46,8 @@ func (s *Store) Load(_ context.Context, id string, hash []byte, now time.Time) (
 			c := *r
 			return store.Loaded{Status: store.Found, Record: &c}, nil
 		case indexOf(r.Retired, hash) >= 0:
-			return store.Loaded{Status: store.Retired, RetiredAt: r.Retired[indexOf(r.Retired, hash)].At, User: r.User}, nil
+			c := *r
+			return store.Loaded{Status: store.Retired, RetiredAt: r.Retired[indexOf(r.Retired, hash)].At, User: r.User, Record: &c}, nil
 		}
 		return store.Loaded{}, nil
 	}

@@ -85,7 +85,8 @@ const (
 	Missing Status = iota
 	// Found: a live session that accepts the token.
 	Found
-	// Retired: a live session that retired the token (rotation) at Loaded.RetiredAt.
+	// Retired: a live session that retired the token (rotation) at Loaded.RetiredAt. Loaded.Record holds the
+	// session: a request that was sent while the token was still accepted may use it.
 	Retired
 	// Renewed: the id was renewed away (Supersede) at Loaded.RetiredAt, and the token was one of its own.
 	Renewed
@@ -94,7 +95,7 @@ const (
 // Loaded is what Load returns.
 type Loaded struct {
 	Status    Status
-	Record    *Record   // for Found
+	Record    *Record   // for Found and Retired
 	RetiredAt time.Time // for Retired and Renewed
 	User      string    // for Retired: the user the session is linked to
 }

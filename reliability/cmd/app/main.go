@@ -63,24 +63,20 @@ func main() {
 	}
 }
 
-// setClock installs a skewed clock. It reports false while Options has no Clock field; once it has one, the
-// return below becomes `opts.Clock = now` followed by `return true`.
+// setClock installs the process's (skewed) clock as the library's clock seam.
 func setClock(opts *mongosession.Options, now func() time.Time) bool {
-	return false
+	opts.Clock = now
+	return true
 }
 
 // clientOptions are the recommended driver options: short connect and server-selection timeouts, so that the
-// app answers 503 quickly during an outage and recovers within about 2 s after it. Once the library has
-// mongosession.ClientOptions: return mongosession.ClientOptions(uri)
-func clientOptions(uri string) *options.ClientOptions {
-	return options.Client().ApplyURI(uri).SetConnectTimeout(2 * time.Second).SetServerSelectionTimeout(2 * time.Second)
-}
+// app answers 503 quickly during an outage and recovers within about 2 s after it.
+func clientOptions(uri string) *options.ClientOptions { return mongosession.ClientOptions(uri) }
 
 // newStore opens the session store with a short purge interval, so that purges run during the scenarios (a
-// purge that deleted live sessions would show as spurious logouts). With StoreOptions:
-// mongosession.NewMongoStore(ctx, coll, mongosession.StoreOptions{PurgeInterval: purge, Clock: now})
+// purge that deleted live sessions would show as spurious logouts).
 func newStore(ctx context.Context, coll *mongo.Collection, purge time.Duration, now func() time.Time) (*mongosession.MongoStore, error) {
-	return mongosession.NewMongoStore(ctx, coll, mongosession.WithPurgeInterval(purge))
+	return mongosession.NewMongoStore(ctx, coll, mongosession.StoreOptions{PurgeInterval: purge, Clock: now})
 }
 
 func run(log *slog.Logger, uri, addr, dbName, collName string, tokenTTL, timeout, skew, purge time.Duration) error {
