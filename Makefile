@@ -30,6 +30,7 @@ test: fmt-check vet
 	$(MAKE) -j4 --output-sync=target test-root test-devdb test-demo bench-smoke
 	$(MAKE) adapters
 	$(MAKE) browser-test
+	$(MAKE) reliability-smoke
 	$(MAKE) fuzz-smoke
 
 vet:
@@ -37,6 +38,7 @@ vet:
 	cd devdb && $(GO) vet ./...
 	cd demo && $(GO) vet ./...
 	cd bench && $(GO) vet ./...
+	cd reliability && $(GO) vet ./...
 
 fmt-check:
 	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -112,3 +114,13 @@ adapters:
 		echo "== $$m"; \
 		(cd $$m && $(GO) vet ./... && $(GO) test -race -count=1 ./...); \
 	done
+
+# Reliability suite (module reliability/, so that FerretDB and the suite stay out of the library's module
+# graph): the embedded database, a fault proxy, 3 app processes and 64 browsers through named scenarios.
+# `make reliability` writes RELIABILITY.md (about 6 minutes) and fails if a figure that must be 0 is not;
+# `make reliability-smoke` (part of test) is the short version: 16 browsers, about 80 s, the table only.
+reliability:
+	cd reliability && $(GO) run ./cmd/reliability -out ../RELIABILITY.md $(ARGS)
+
+reliability-smoke:
+	cd reliability && $(GO) test -race -count=1 ./... && $(GO) run ./cmd/reliability -smoke $(ARGS)
