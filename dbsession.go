@@ -164,10 +164,11 @@ func (d *dbSession) writeOnly(ctx context.Context, s *Session, now time.Time, ca
 	if err := d.load(s, now); err != nil {
 		return keepCookie, err
 	}
-	if d.status == store.Found { // the filter missed but the read finds it: it expired in between
+	if d.status == store.Found && !d.late { // the filter missed but the read finds it: it changed in between
 		d.status = store.Missing
 		s.setRecord(nil)
 	}
+	// A token retired after the request was sent reads its session (late): its changes go in by _id.
 	return s.kind.commit(ctx, s, now, canSetCookie)
 }
 

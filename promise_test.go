@@ -216,6 +216,32 @@ func TestSlowReaderKeepsTheNewerCookie(t *testing.T) {
 	}
 }
 
+// TestSlowWriterIsStored: a request that writes without reading, whose token was rotated away after it was
+// sent, stores its change (its token was valid when sent) and sends no cookie.
+func TestSlowWriterIsStored(t *testing.T) {
+	g := newGate()
+	var ev events
+	e := newEnv(t, envConfig{opts: mongosession.Options{TokenTTL: time.Second, OnSecurityEvent: ev.add},
+		handler: promiseRoutes(g)})
+	e.get("/incr")
+	slow := inParallel(e, "/held?op=put")
+	g.wait(1)
+	for range 3 {
+		e.clock.Advance(time.Second)
+		e.get("/incr")
+	}
+	close(g.release)
+	if r := slow()[0]; r.code != 200 || r.setCookie != "" {
+		t.Fatalf("slow writer: %d %q Set-Cookie %q; want 200 and no cookie", r.code, r.body, r.setCookie)
+	}
+	if got := e.get("/get?k=x"); got != "ok from a held request" {
+		t.Fatalf("the slow writer's change: %q", got)
+	}
+	if k := ev.kinds(); len(k) != 0 {
+		t.Fatalf("security events %v for a slow request", k)
+	}
+}
+
 // TestWebSocketUpgradeKeepsTheCookie: a gorilla/websocket-style handler hijacks the connection and writes its
 // own 101, so no cookie can follow. Reconnects spaced by TokenTTL must not rotate the browser's token away.
 func TestWebSocketUpgradeKeepsTheCookie(t *testing.T) {
