@@ -197,6 +197,13 @@ func (d *dbSession) update(ctx context.Context, s *Session, now time.Time, canSe
 		return keepCookie, nil
 	}
 	out, err := s.m.store.Commit(ctx, c)
+	if err != nil && !s.dirty() {
+		// Only a rotation or a deadline extension failed: nothing the handler changed is lost, and the
+		// browser's token stays accepted whatever became of the rotation. The read the handler made stands.
+		s.m.opts.Logger.Warn("mongosession: rotating the token failed; the response goes out without a new cookie",
+			"err", s.m.storeErr("rotate", rec.ID, err))
+		return keepCookie, nil
+	}
 	if err != nil {
 		return keepCookie, s.m.storeErr("commit", rec.ID, err)
 	}
