@@ -87,10 +87,17 @@ func (d *dbSession) load(s *Session, now time.Time) error {
 		}
 	}
 	d.cur, d.loaded, d.status = best, true, bestRes.Status
-	if bestRes.Status == store.Missing {
-		s.m.errorKind(ErrorInvalid)
+	if d.status == store.Renewed && !s.m.sentBefore(s, bestRes.RetiredAt) {
+		// Renewed before this request was sent: the browser never got the renewed cookie (the login's
+		// response was lost, or its outcome unknown), or this is a copy of the pre-login cookie. Either way it
+		// opens nothing; it is stale, not outdated, so a write may start a new session instead of being
+		// refused until the tombstone expires.
+		d.status = store.Missing
 	}
-	if bestRes.Status == store.Retired || bestRes.Status == store.Renewed {
+	switch d.status {
+	case store.Missing:
+		s.m.errorKind(ErrorInvalid)
+	case store.Retired: // retired by a rotation before the request was sent: a replay
 		s.m.tokenRetired(ctx, s, d.cookie().id, bestRes, now)
 	}
 	if s.fallback != nil { // a sealed cookie came too (cookie tossing); no database cookie validated

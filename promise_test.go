@@ -157,6 +157,32 @@ func TestLoginDuringParallelTraffic(t *testing.T) {
 	}
 }
 
+// TestLoginWhoseResponseWasLost: a login (Renew) is stored but its response never reaches the browser, which
+// keeps the pre-login cookie. Once the requests that were in flight are done, that cookie is stale, not
+// outdated: the user can log in again at once (no 409 until the tombstone expires), and nothing is reported.
+func TestLoginWhoseResponseWasLost(t *testing.T) {
+	var ev events
+	e := newEnv(t, envConfig{opts: mongosession.Options{OnSecurityEvent: ev.add}, handler: promiseRoutes(newGate())})
+	e.get("/incr")
+	lost := &http.Client{} // the login's response is lost: its cookie never reaches the browser's jar
+	if code, body, sc := e.do(lost, "/login?u=ada", "Cookie", "session="+e.cookie()); code != 200 || sc == "" {
+		t.Fatalf("login: %d %q %q", code, body, sc)
+	}
+	e.clock.Advance(10 * time.Second)
+	if got := e.get("/whoami"); got != "ok <nil>" {
+		t.Fatalf("the pre-login cookie after the login: %q, want no session", got)
+	}
+	if got := e.get("/login?u=ada"); got != "ok" {
+		t.Fatalf("logging in again: %q", got)
+	}
+	if got := e.get("/whoami"); got != "ok ada<nil>" {
+		t.Fatalf("after logging in again: %q", got)
+	}
+	if k := ev.kinds(); len(k) != 0 {
+		t.Fatalf("security events %v for a login whose response was lost", k)
+	}
+}
+
 // TestRenewCarriesParallelChanges: a login that read the session before a parallel request changed it keeps
 // that change: no update is lost to a Renew.
 func TestRenewCarriesParallelChanges(t *testing.T) {

@@ -64,9 +64,10 @@ func (m *Manager) sentBefore(s *Session, retiredAt time.Time) bool {
 	return retiredAt.After(s.arrived.Add(-inFlightAllowance))
 }
 
-// tokenRetired runs when a request's cookie names a token its session retired. Retired before the request
-// arrived (beyond inFlightAllowance), it is a replay: reported and, unless KeepSessionOnReuse, the session
-// is revoked (a renewed-away id is only reported: its successor is not known from the old cookie).
+// tokenRetired runs when a request's cookie names a token that a rotation of its session retired before the
+// request was sent (beyond inFlightAllowance): a replay. It is reported and, unless KeepSessionOnReuse, the
+// session is revoked. (A pre-login cookie presented after its session was renewed is not reported: a login
+// whose response was lost leaves the real browser holding one.)
 func (m *Manager) tokenRetired(ctx context.Context, s *Session, id string, res store.Loaded, now time.Time) {
 	if m.sentBefore(s, res.RetiredAt) {
 		return
@@ -76,7 +77,7 @@ func (m *Manager) tokenRetired(ctx context.Context, s *Session, id string, res s
 		RemoteAddr: client.RemoteAddr, UserAgent: client.UserAgent, Time: now}
 	m.opts.OnSecurityEvent(ev)
 	m.event(MetricReuse)
-	if m.opts.KeepSessionOnReuse || res.Status != store.Retired {
+	if m.opts.KeepSessionOnReuse {
 		return
 	}
 	if _, err := m.store.Delete(ctx, id); err != nil {
