@@ -218,8 +218,19 @@ func (d *dbSession) update(ctx context.Context, s *Session, now time.Time, canSe
 		// Destroyed or renewed while this request ran: logout and login win, the changes go with the session.
 		return keepCookie, ErrSuperseded
 	}
+	n := s.committed(c, out == store.Rotated)
+	if out != store.Rotated {
+		return keepCookie, nil
+	}
+	d.token = token
+	s.m.lifecycle(ctx, MetricRotate, rec.ID)
+	return s.m.setCookie(cookieValue(rec.ID, token), n), nil
+}
+
+// committed makes what commit c stored (the changes; the rotation, if rotated) the session's record.
+func (s *Session) committed(c *store.Commit, rotated bool) *store.Record {
 	s.view.committed()
-	n := *rec
+	n := *s.rec
 	n.Data = s.view.stored
 	if s.user != nil {
 		n.User = *s.user
@@ -230,16 +241,12 @@ func (d *dbSession) update(ctx context.Context, s *Session, now time.Time, canSe
 	if !c.Expires.IsZero() {
 		n.Expires = c.Expires
 	}
-	s.user, s.remember = nil, nil
-	if out != store.Rotated {
-		s.setRecord(&n)
-		return keepCookie, nil
+	if rotated {
+		n.Tokens, n.Retired = c.Rotate.Tokens, c.Rotate.Retired
 	}
-	n.Tokens, n.Retired = c.Rotate.Tokens, c.Rotate.Retired
+	s.user, s.remember = nil, nil
 	s.setRecord(&n)
-	d.token = token
-	s.m.lifecycle(ctx, MetricRotate, rec.ID)
-	return s.m.setCookie(cookieValue(rec.ID, token), &n), nil
+	return &n
 }
 
 func (d *dbSession) end(ctx context.Context, s *Session) error {
