@@ -144,7 +144,12 @@ func (d *dbSession) commit(ctx context.Context, s *Session, now time.Time, canSe
 		return d.update(ctx, s, now, canSetCookie)
 	case d.status == store.Missing:
 		// Stale (expired, destroyed, never issued): it reads as no session, and a write starts a new one.
-		return s.m.create(ctx, s, now, canSetCookie)
+		stale, changes, user, remember := *d.cookie(), s.view.changes, s.user, s.remember
+		o, err := s.m.create(ctx, s, now, canSetCookie)
+		if err != nil || o.op != opSet || s.kind.mode(s) != ModeDatabase {
+			return o, err
+		}
+		return s.m.converge(ctx, s, stale, &store.Commit{Now: now, Changes: changes, User: user, Remember: remember}, o)
 	}
 	// Superseded: the session moved on (rotation, Renew). Its changes are not stored and it gets no cookie:
 	// a new session here would overwrite the browser's newer cookie.

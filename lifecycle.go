@@ -95,6 +95,29 @@ func (m *Manager) create(ctx context.Context, s *Session, now time.Time, canSetC
 	return o, err
 }
 
+// converge makes the parallel first writes of one stale cookie end in one session. Each created a session of
+// its own (s.rec, to be sent with o); the first to record itself as the stale cookie's successor keeps it, and
+// the others move their changes (c, without an id) there, remove their own and send no cookie: the browser
+// gets the first one's, instead of one session per parallel request and all but the last lost. The record
+// lasts inFlightAllowance: the requests the browser sent before it got the new cookie.
+func (m *Manager) converge(ctx context.Context, s *Session, stale dbCookie, c *store.Commit, o outcome) (outcome, error) {
+	created := s.rec.ID
+	winner, err := m.store.Succeed(ctx, stale.id, stale.hash[:], created, c.Now.Add(inFlightAllowance))
+	if err != nil || winner == "" || winner == created {
+		return o, nil // on an error the session stands alone, as it would without the record
+	}
+	c.ID = winner
+	if out, err := m.store.Commit(ctx, c); err != nil || out == store.Gone {
+		return o, nil // the first one's session is gone (an old record): keep this one
+	}
+	if _, err := m.store.Delete(ctx, created); err != nil {
+		m.opts.Logger.Warn("mongosession: removing a session merged into a parallel one failed", "err", m.storeErr("delete", created, err))
+	}
+	s.kind = noSession{}
+	s.setRecord(nil)
+	return keepCookie, nil
+}
+
 // userLinked reports whether the session is (or is about to be) linked to a user. Such a session lives in the
 // database, where Sessions, RevokeUser and Revoke can reach it.
 func userLinked(s *Session) bool {

@@ -45,7 +45,9 @@ const (
 	fieldCreated  = "created"
 	fieldAbsolute = "absolute"
 	fieldExpires  = "expires"
+	fieldNext     = "next"
 	tombPrefix    = "r:" // never a session id: ids are base64url
+	succPrefix    = "n:"
 )
 
 type mongoDoc struct {
@@ -57,9 +59,10 @@ type mongoDoc struct {
 	User     string        `bson:"user,omitempty"`
 	Remember *bool         `bson:"remember,omitempty"`
 	Client   *store.Client `bson:"client,omitempty"`
-	Created  time.Time     `bson:"created,omitzero"`
-	Absolute time.Time     `bson:"absolute,omitzero"`
+	Created  time.Time     `bson:"created,omitempty"`
+	Absolute time.Time     `bson:"absolute,omitempty"`
 	Expires  time.Time     `bson:"expires"`
+	Next     string        `bson:"next,omitempty"` // a successor record: the session that replaced a stale cookie
 }
 
 // MongoStore keeps one document per session in a MongoDB collection. Every session lookup is by _id alone
@@ -386,6 +389,26 @@ func (s *MongoStore) Supersede(ctx context.Context, id string, retired []store.T
 		return nil, err
 	}
 	return d.record()
+}
+
+// Succeed implements Store: one insert of {_id: "n:" + staleID, newest: tokenHash, next, expires}; a duplicate
+// key means a request with the same stale cookie got there first, and one read tells its session.
+func (s *MongoStore) Succeed(ctx context.Context, staleID string, hash []byte, next string, until time.Time) (string, error) {
+	_, err := s.coll.InsertOne(ctx, mongoDoc{ID: succPrefix + staleID, Newest: hash, Next: next, Expires: until})
+	if err == nil {
+		return next, nil
+	}
+	if !mongo.IsDuplicateKeyError(err) {
+		return "", err
+	}
+	var d mongoDoc
+	if err := s.coll.FindOne(ctx, bson.D{{Key: fieldID, Value: succPrefix + staleID}}).Decode(&d); err != nil {
+		return "", err
+	}
+	if subtle.ConstantTimeCompare(d.Newest, hash) != 1 {
+		return "", nil
+	}
+	return d.Next, nil
 }
 
 // Delete implements Store.

@@ -183,6 +183,45 @@ func TestLoginWhoseResponseWasLost(t *testing.T) {
 	}
 }
 
+// TestStaleCookieParallelWritesConverge: the browser holds the cookie of a session that is gone (a logout
+// whose response was lost, an expiry) and sends three writes at once. Each starts a session, but they converge
+// on one: one response sets the cookie, and no increment is lost.
+func TestStaleCookieParallelWritesConverge(t *testing.T) {
+	g := newGate()
+	e := newEnv(t, envConfig{handler: promiseRoutes(g)})
+	e.get("/incr")
+	id, _, _ := strings.Cut(e.cookie(), ".")
+	if _, err := e.coll.DeleteOne(context.Background(), bson.D{{Key: "_id", Value: id}}); err != nil {
+		t.Fatal(err)
+	}
+	done := inParallel(e, "/held?op=incr&first=read", "/held?op=incr&first=read", "/held?op=incr&first=read")
+	g.wait(3)
+	close(g.release)
+	cookies := 0
+	for i, r := range done() {
+		if r.code != 200 || r.body != "ok 1" {
+			t.Errorf("parallel write %d: %d %q", i, r.code, r.body)
+		}
+		if r.setCookie != "" {
+			cookies++
+		}
+	}
+	if cookies != 1 {
+		t.Fatalf("%d responses set a cookie, want 1 (one session for the three)", cookies)
+	}
+	if got := e.get("/get?k=visits"); got != "ok 3" {
+		t.Fatalf("after three parallel increments from a stale cookie: %q, want ok 3", got)
+	}
+	if n := e.docCount(bson.D{{Key: "created", Value: bson.D{{Key: "$exists", Value: true}}}}); n != 1 {
+		t.Fatalf("%d sessions, want 1", n)
+	}
+	// The record of the successor and a renewed session's tombstone are not sessions for Stats either.
+	e.get("/login?u=ada")
+	if st, err := e.store.Stats(context.Background(), e.clock.Now()); err != nil || st.Live != 1 || st.Expired != 0 {
+		t.Fatalf("Stats = %+v, %v; want 1 live session", st, err)
+	}
+}
+
 // TestRenewCarriesParallelChanges: a login that read the session before a parallel request changed it keeps
 // that change: no update is lost to a Renew.
 func TestRenewCarriesParallelChanges(t *testing.T) {

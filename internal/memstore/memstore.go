@@ -19,11 +19,18 @@ type Store struct {
 	mu    sync.Mutex
 	recs  map[string]*store.Record
 	tombs map[string]tomb
+	succ  map[string]successor
 }
 
 type tomb struct {
 	retired []store.Token
 	until   time.Time
+}
+
+type successor struct {
+	hash  []byte
+	next  string
+	until time.Time
 }
 
 // New returns an empty Store.
@@ -94,6 +101,23 @@ func (s *Store) Supersede(_ context.Context, id string, retired []store.Token, u
 	r := s.recs[id]
 	delete(s.recs, id)
 	return r, nil
+}
+
+// Succeed implements store.Store.
+func (s *Store) Succeed(_ context.Context, staleID string, hash []byte, next string, until time.Time) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.succ == nil {
+		s.succ = map[string]successor{}
+	}
+	if old, ok := s.succ[staleID]; ok {
+		if string(old.hash) == string(hash) {
+			return old.next, nil
+		}
+		return "", nil
+	}
+	s.succ[staleID] = successor{hash: hash, next: next, until: until}
+	return next, nil
 }
 
 // Delete implements store.Store.

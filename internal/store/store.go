@@ -31,6 +31,11 @@ type Store interface {
 	// The tombstone is in place before the session disappears. It returns the session as it was when removed
 	// (with the changes of parallel requests since it was read), or nil if it was already gone.
 	Supersede(ctx context.Context, id string, retired []Token, until time.Time) (*Record, error)
+	// Succeed records, until the given time, that session next replaces the stale cookie (staleID, tokenHash),
+	// and returns the session that replaces it: next if this call recorded it; the one recorded first if a
+	// request with the same cookie did so before (its parallel writes then converge on one session); "" if a
+	// record for another token holds staleID (no convergence).
+	Succeed(ctx context.Context, staleID string, tokenHash []byte, next string, until time.Time) (string, error)
 	// Delete removes a session (not its tombstone) and reports whether it existed.
 	Delete(ctx context.Context, id string) (bool, error)
 	// UserSessions returns the live sessions linked to user, without tokens or data.

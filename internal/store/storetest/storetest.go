@@ -170,6 +170,21 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("Succeed", func(t *testing.T) {
+		s := newStore(t)
+		for _, tc := range []struct {
+			hash, next, want string
+		}{
+			{"a", "first", "first"},  // recorded
+			{"a", "second", "first"}, // the same stale cookie: converge on the first
+			{"b", "third", ""},       // another token for the same id: no convergence
+		} {
+			if got, err := s.Succeed(ctx, "stale", hash(tc.hash), tc.next, now.Add(time.Minute)); err != nil || got != tc.want {
+				t.Errorf("Succeed(%s, %s) = %q, %v; want %q", tc.hash, tc.next, got, err, tc.want)
+			}
+		}
+	})
+
 	t.Run("Delete and users", func(t *testing.T) {
 		s := newStore(t)
 		for _, id := range []string{"u1", "u2", "u3"} {
