@@ -17,8 +17,6 @@ type dbSession struct {
 	// late: the request's token was retired after the request was sent (a slow request, a long poll). The
 	// session is still this request's, but it must not rotate: its cookie would replace the browser's newer one.
 	late bool
-	// token is the token of a session this request created, renewed or rotated (to send in the cookie).
-	token string
 }
 
 // dbCookie is one parsed "<id>.<token>" cookie value.
@@ -227,7 +225,6 @@ func (d *dbSession) update(ctx context.Context, s *Session, now time.Time, canSe
 	if out != store.Rotated {
 		return keepCookie, nil
 	}
-	d.token = token
 	s.m.lifecycle(ctx, MetricRotate, rec.ID)
 	return s.m.setCookie(cookieValue(rec.ID, token), n), nil
 }

@@ -160,7 +160,7 @@ func (m *Manager) createSession(ctx context.Context, s *Session, now time.Time, 
 	if err := m.store.Insert(ctx, rec); err != nil {
 		return keepCookie, m.storeErr("create session", rec.ID, err)
 	}
-	s.kind = &dbSession{cands: []dbCookie{newDBCookie(rec.ID, token)}, loaded: true, status: store.Found, token: token}
+	s.kind = &dbSession{cands: []dbCookie{newDBCookie(rec.ID, token)}, loaded: true, status: store.Found}
 	s.setRecord(rec)
 	s.view.changes, s.user, s.remember, s.renew, s.promote = nil, nil, nil, false, false
 	return m.setCookie(cookieValue(rec.ID, token), rec), nil

@@ -142,15 +142,10 @@ func (w *sessionWriter) finish() {
 	}
 }
 
-// startedElsewhere reports whether w says its response already started (gin's and echo's writers can tell).
+// startedElsewhere reports whether w says its response already started (gin's writer can tell).
 func startedElsewhere(w http.ResponseWriter) bool {
-	switch w := w.(type) {
-	case interface{ Written() bool }:
-		return w.Written()
-	case interface{ Committed() bool }:
-		return w.Committed()
-	}
-	return false
+	wr, ok := w.(interface{ Written() bool })
+	return ok && wr.Written()
 }
 
 // markSent records that the headers went out: no more cookies.
