@@ -3,18 +3,21 @@ package mongosession
 // The web layer's cookie: reading the Cookie header into a session, and rendering a commit's outcome as the
 // one Set-Cookie it sends. The state machine (the kinds, lifecycle.go) never builds an http.Cookie.
 //
-// The cookie rules (never log the real user out; see DESIGN.md): a browser holds one cookie for us, its
-// parallel requests may carry older values, and every Set-Cookie overwrites what it holds. So:
-//   - a response sets the cookie only for a session this request validated by reading it (a rotation), or one
-//     it created, renewed, resealed or moved to the database (outcome set);
+// The cookie rules (docs/design.md, "Cookie rules"; the decision itself is decide.go): a browser holds one
+// cookie for us, its parallel requests may carry older values, and every Set-Cookie overwrites what it holds.
+// So:
+//   - a response sets the cookie only for a session this request read and rotated (only the newest token's
+//     holder rotates), or one it created, renewed, resealed or moved to the database (outcome set);
 //   - it clears the cookie only when the handler destroyed its session (outcome clear);
-//   - a stale cookie (unknown, expired) is never cleared: it reads as no session, and a write replaces it;
-//   - a superseded cookie (its token retired before the request was sent, or its id renewed away) reads no
-//     session, gets no cookie, and its changes fail with ErrSuperseded: a new session would overwrite the
-//     browser's newer cookie;
-//   - a token retired after the request was sent (a slow request) was valid when sent: the request reads its
-//     session, but never rotates (outcome keep), so the browser's newer cookie stays;
-//   - a hijacked connection (WebSocket) gets no cookie, so it never rotates.
+//   - a stale cookie (unknown, expired, revoked, renewed away before the request was sent) is never cleared:
+//     it reads as no session, and a write replaces it;
+//   - a superseded cookie (its id renewed away while the request was on its way) reads no session, gets no
+//     cookie, and its changes fail with ErrSuperseded: the login's cookie is on its way;
+//   - a token retired while the request was on its way (a slow request) was valid when sent: the request reads
+//     its session but never rotates (outcome keep), so the browser's newer cookie stays; retired earlier, it
+//     is a replay: reported, the session revoked (unless KeepSessionOnReuse), and then stale;
+//   - no new session cookie is set while a well-formed cookie of ours went unread;
+//   - a hijacked connection (WebSocket) or a detached load gets no cookie, so it never rotates.
 
 import (
 	"math"
@@ -60,9 +63,14 @@ func (m *Manager) persistent(remember *bool) bool {
 	return !m.opts.BrowserSessionCookie
 }
 
-// maxCandidates bounds how many cookies of our name a request may make us consider. Several arrive when a
-// sibling subdomain planted one with another Domain or Path (cookie tossing): the one that validates wins.
+// maxCandidates bounds how many well-formed cookies of our name a request may make us read. Several arrive
+// when a sibling subdomain planted one with another Domain or Path (cookie tossing): the one that validates
+// wins. Malformed values do not count (junk must not hide the real cookie), and a request that carried more
+// well-formed values than it read sets no new session cookie over them (docs/design.md, cookie rules).
 const maxCandidates = 3
+
+// maxSealAttempts bounds how many sealed-looking values a request may make us try to open.
+const maxSealAttempts = 3
 
 // begin reads the request's cookies into s. Malformed values are ignored (never an error); database cookies
 // are kept for the lazy read, and sealed ones are opened now (no database work).
@@ -70,12 +78,12 @@ func (m *Manager) begin(s *Session, r *http.Request) {
 	s.m, s.req, s.arrived, s.kind = m, r, m.now(), noSession{}
 	var db *dbSession
 	var sealed *cookieSession
-	seen := 0
+	seen, sealTries := 0, 0
 	// The Cookie headers are scanned in place (r.Cookies would allocate every cookie on every request).
 	for _, line := range r.Header["Cookie"] {
 		for part := range strings.SplitSeq(line, ";") {
 			name, value, _ := strings.Cut(textproto.TrimString(part), "=")
-			if name != m.opts.CookieName || seen == maxCandidates {
+			if name != m.opts.CookieName {
 				continue
 			}
 			seen++
@@ -86,8 +94,13 @@ func (m *Manager) begin(s *Session, r *http.Request) {
 				if db == nil {
 					db = &dbSession{}
 				}
+				if len(db.cands) == maxCandidates {
+					db.unread = true
+					continue
+				}
 				db.cands = append(db.cands, newDBCookie(id, token))
-			} else if sealed == nil {
+			} else if sealed == nil && sealTries < maxSealAttempts && strings.HasPrefix(value, sealPrefix) {
+				sealTries++
 				sealed = m.openSealed(value)
 			}
 		}

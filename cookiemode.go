@@ -141,10 +141,11 @@ func (c *cookieSession) load(s *Session, _ time.Time) error {
 	return nil
 }
 
-func (c *cookieSession) id() string                          { return "" }
-func (c *cookieSession) mode(*Session) Mode                  { return ModeCookie }
-func (c *cookieSession) storesWithoutCookie(*Session) bool   { return false }
-func (c *cookieSession) end(context.Context, *Session) error { return nil }
+func (c *cookieSession) prepare(*Session, time.Time, bool) error { return nil }
+func (c *cookieSession) id() string                              { return "" }
+func (c *cookieSession) mode(*Session) Mode                      { return ModeCookie }
+func (c *cookieSession) storesWithoutCookie(*Session) bool       { return false }
+func (c *cookieSession) end(context.Context, *Session) error     { return nil }
 
 // resealDue reports whether an unchanged cookie is resealed: with an older key, or when its seal time is more
 // than a tenth of IdleTimeout old (which extends the idle deadline). Resealing costs no database work.
@@ -193,8 +194,7 @@ func (m *Manager) seal(ctx context.Context, s *Session, now time.Time) (outcome,
 		rec := m.cookieRecord(p)
 		o := m.setCookie(m.sealer.seal(m.sealAD, plain), rec)
 		if m.cookieBytes(o, now) <= m.opts.MaxCookieBytes {
-			s.kind = &cookieSession{opened: rec}
-			s.setRecord(rec)
+			s.become(&cookieSession{opened: rec}, rec)
 			s.view.changes, s.user, s.remember = nil, nil, nil
 			return o, nil
 		}

@@ -1,22 +1,27 @@
 package mongosession
 
+// The database kind: a session kept in MongoDB, the cookie holding "<id>.<token>". It carries out the
+// decisions of decide.go (judge at the read, plan and rotates at the commit); it decides nothing itself.
+
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"time"
 
 	"github.com/mongosession/mongosession/internal/store"
 )
 
-// dbSession is a session kept in the database; the cookie holds "<id>.<token>". It is read lazily.
+// dbSession is a session kept in the database. It is read lazily.
 type dbSession struct {
-	cands  []dbCookie // the cookie values of the request, in header order (more than one: cookie tossing)
-	cur    int        // the candidate in use (the one that validated, after the read)
+	cands []dbCookie // the well-formed cookie values of the request, in header order (several: cookie tossing)
+	// unread: more well-formed values came than maxCandidates; they are never read, so no new session may
+	// be set over them (one of them may be the browser's real cookie).
+	unread bool
+	cur    int // the candidate in use (the one that validated, after the read)
 	loaded bool
-	status store.Status // after the read
-	// late: the request's token was retired after the request was sent (a slow request, a long poll). The
-	// session is still this request's, but it must not rotate: its cookie would replace the browser's newer one.
-	late bool
+	st     standing // of the candidate in use, after the read
+	v      verdict  // of the candidate in use, after the read
 }
 
 // dbCookie is one parsed "<id>.<token>" cookie value.
@@ -27,6 +32,12 @@ type dbCookie struct {
 
 func newDBCookie(id, token string) dbCookie {
 	return dbCookie{id: id, hash: sha256.Sum256(stackBytes(token, new([tokenLen]byte)))}
+}
+
+// newDBSession is the kind of a session this request just stored (created or renewed) with token.
+func newDBSession(id, token string, issued time.Time) *dbSession {
+	return &dbSession{cands: []dbCookie{newDBCookie(id, token)}, loaded: true, v: valid,
+		st: standing{pos: posNewest, newestAt: issued}}
 }
 
 func (d *dbSession) cookie() *dbCookie { return &d.cands[d.cur] }
@@ -44,9 +55,9 @@ func (d *dbSession) mode(s *Session) Mode {
 // needed); a cookie that turned out to name none cannot.
 func (d *dbSession) storesWithoutCookie(s *Session) bool { return !d.loaded || s.rec != nil }
 
-// load reads the candidates in order (one read for the usual single cookie) until one validates. A request
-// whose cookies all fail reads no session; the best of their answers (superseded before stale) decides what
-// its writes do.
+// load reads the candidates in order (one read for the usual single cookie) until one is valid or late. A
+// request whose cookies all fail reads no session; the most telling verdict (superseded before the others)
+// decides what its writes do. Replays are reported (and revoked) as they are met.
 func (d *dbSession) load(s *Session, now time.Time) error {
 	if d.loaded {
 		return nil
@@ -54,7 +65,6 @@ func (d *dbSession) load(s *Session, now time.Time) error {
 	ctx, cancel := context.WithTimeout(s.ctx, s.m.opts.Timeout)
 	defer cancel()
 	best := -1
-	var bestRes store.Loaded
 	for i := range d.cands {
 		c := &d.cands[i]
 		start := time.Now()
@@ -64,43 +74,47 @@ func (d *dbSession) load(s *Session, now time.Time) error {
 		if err != nil {
 			return s.m.storeErr("load session", c.id, err)
 		}
-		if res.Status == store.Found && res.Record.Absolute.After(now) {
-			d.cur, d.loaded, d.status = i, true, store.Found
+		st := standingOf(res, c.hash[:], now)
+		v := judge(st, s.arrived, s.detached)
+		if v == valid || v == late {
+			d.cur, d.loaded, d.st, d.v = i, true, st, v
 			s.setRecord(res.Record)
 			return nil
 		}
-		if res.Status == store.Retired && s.m.sentBefore(s, res.RetiredAt) && res.Record.Absolute.After(now) {
-			d.cur, d.loaded, d.status, d.late = i, true, store.Found, true
-			s.setRecord(res.Record)
-			return nil
+		if v == replay {
+			s.m.replayed(ctx, s, c.id, res.User, now)
 		}
-		if res.Status == store.Found || res.Status == store.Retired {
-			res.Record = nil // expired, or a token retired before the request was sent
-		}
-		if res.Status == store.Found {
-			res = store.Loaded{} // past its absolute deadline: expired
-		}
-		if best < 0 || res.Status > bestRes.Status {
-			best, bestRes = i, res
+		if best < 0 || (v == superseded && d.v != superseded) {
+			best, d.st, d.v = i, st, v
 		}
 	}
-	d.cur, d.loaded, d.status = best, true, bestRes.Status
-	if d.status == store.Renewed && !s.m.sentBefore(s, bestRes.RetiredAt) {
-		// Renewed before this request was sent: the browser never got the renewed cookie (the login's
-		// response was lost, or its outcome unknown), or this is a copy of the pre-login cookie. Either way it
-		// opens nothing; it is stale, not outdated, so a write may start a new session instead of being
-		// refused until the tombstone expires.
-		d.status = store.Missing
-	}
-	switch d.status {
-	case store.Missing:
+	d.cur, d.loaded = best, true
+	if d.v == stale {
 		s.m.errorKind(ErrorInvalid)
-	case store.Retired: // retired by a rotation before the request was sent: a replay
-		s.m.tokenRetired(ctx, s, d.cookie().id, bestRes, now)
 	}
 	if s.fallback != nil { // a sealed cookie came too (cookie tossing); no database cookie validated
-		s.kind, s.fallback = s.fallback, nil
-		return s.kind.load(s, now)
+		s.becomeFallback()
+	}
+	return nil
+}
+
+// did is what the handler asked of the session, for the decision.
+func (s *Session) did() did { return did{changes: s.dirty(), renew: s.renew} }
+
+// plan asks the decision how this request's commit stores it.
+func (d *dbSession) plan(s *Session, canSetCookie bool) write {
+	candidates := len(d.cands)
+	if s.fallback != nil {
+		candidates++
+	}
+	return plan(d.loaded, d.v, s.did(), candidates, d.unread, canSetCookie)
+}
+
+// prepare reads the session when the commit needs the read first (Renew needs the data; several cookies
+// need the read to pick the valid one). The read may hand the session to the sealed fallback.
+func (d *dbSession) prepare(s *Session, now time.Time, canSetCookie bool) error {
+	if d.plan(s, canSetCookie) == writeReadMore {
+		return d.load(s, now)
 	}
 	return nil
 }
@@ -114,83 +128,76 @@ func (d *dbSession) due(s *Session, now time.Time, canSetCookie bool) bool {
 	if !d.loaded || s.rec == nil {
 		return false
 	}
-	rotate, extend := s.m.touchDue(s.rec, now, canSetCookie && !d.late)
-	return rotate || extend
+	return d.rotates(s, now, canSetCookie) || s.m.extendDue(s.rec, now)
+}
+
+// rotates asks the decision whether this commit rotates the token.
+func (d *dbSession) rotates(s *Session, now time.Time, canSetCookie bool) bool {
+	return rotates(d.st, d.v, now, s.m.opts.TokenTTL, canSetCookie, s.detached)
 }
 
 func (d *dbSession) commit(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {
-	if !d.loaded && (s.renew || len(d.cands) > 1) {
-		// Renew needs the session's data; several candidates need the read to pick the valid one.
-		if err := d.load(s, now); err != nil {
+	w := d.plan(s, canSetCookie)
+	if w == writeOnly {
+		stored, err := d.writeOnly(ctx, s, now)
+		if err != nil || stored {
 			return keepCookie, err
 		}
-		if s.kind != d {
-			return s.kind.commit(ctx, s, now, canSetCookie)
-		}
+		w = d.plan(s, canSetCookie) // the write missed and the read tells why
 	}
-	switch {
-	case !d.loaded:
-		return d.writeOnly(ctx, s, now, canSetCookie)
-	case d.status == store.Found && s.renew:
+	switch w {
+	case writeByID:
+		return d.update(ctx, s, now, canSetCookie)
+	case writeRenew:
 		old := s.rec.ID
 		o, err := s.m.renew(ctx, s, now)
 		if err == nil {
 			s.m.lifecycle(ctx, MetricRenew, s.rec.ID, "previous", SessionHash(old))
 		}
 		return o, err
-	case d.status == store.Found:
-		return d.update(ctx, s, now, canSetCookie)
-	case d.status == store.Missing:
-		// Stale (expired, destroyed, never issued): it reads as no session, and a write starts a new one.
-		stale, changes, user, remember := *d.cookie(), s.view.changes, s.user, s.remember
-		o, err := s.m.create(ctx, s, now, canSetCookie)
-		if err != nil || o.op != opSet || s.kind.mode(s) != ModeDatabase {
-			return o, err
-		}
-		return s.m.converge(ctx, s, stale, &store.Commit{Now: now, Changes: changes, User: user, Remember: remember}, o)
-	}
-	// Superseded: the session moved on (rotation, Renew). Its changes are not stored and it gets no cookie:
-	// a new session here would overwrite the browser's newer cookie.
-	if s.dirty() || s.renew {
+	case writeCreate:
+		return s.m.create(ctx, s, now)
+	case writeRefuse:
 		return keepCookie, ErrSuperseded
+	case writeNoCookie:
+		s.dropChanges()
+		return keepCookie, fmt.Errorf("%w: a change to a request without a session was not stored%s", ErrHeadersSent, s.noResponse())
+	case writeUnreadCand:
+		s.dropChanges()
+		return keepCookie, fmt.Errorf("%w: the request carried more than %d session cookies and none of those read is valid; no new session is set over the others", ErrSuperseded, maxCandidates)
 	}
 	return keepCookie, nil
 }
 
 // writeOnly commits the changes of a request that did not read: the write's filter checks the token and the
-// expiry itself. It does not rotate (the token list is unknown without a read). Only when the write matches
-// nothing does it read, to tell a superseded cookie (an error) from a stale one (a new session).
-func (d *dbSession) writeOnly(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {
+// expiry itself. It does not rotate (the token list is unknown without a read). When the write matches
+// nothing, it reads, so that the decision can tell a late token (stored by _id), a superseded one (refused)
+// and a stale one (a new session) apart. It reports whether the changes were stored.
+func (d *dbSession) writeOnly(ctx context.Context, s *Session, now time.Time) (bool, error) {
 	c := d.cookie()
 	out, err := s.m.store.Commit(ctx, &store.Commit{ID: c.id, Now: now, AuthHash: c.hash[:],
 		Changes: s.view.changes, User: s.user, Remember: s.remember})
 	if err != nil {
-		return keepCookie, s.m.storeErr("commit", c.id, err)
+		return false, s.m.storeErr("commit", c.id, err)
 	}
 	if out != store.Gone {
 		s.view.changes, s.user, s.remember = nil, nil, nil
-		return keepCookie, nil
+		return true, nil
 	}
-	if err := d.load(s, now); err != nil {
-		return keepCookie, err
-	}
-	if d.status == store.Found && !d.late { // the filter missed but the read finds it: it changed in between
-		d.status = store.Missing
-		s.setRecord(nil)
-	}
-	// A token retired after the request was sent reads its session (late): its changes go in by _id.
-	return s.kind.commit(ctx, s, now, canSetCookie)
+	return false, d.load(s, now)
 }
 
 // update commits a session this request has read: changes, rotation and deadline extension in one write
 // command, all or nothing. The read authenticated the request, so the write filters on _id alone.
 func (d *dbSession) update(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {
 	rec := s.rec
-	rotate, extend := s.m.touchDue(rec, now, canSetCookie && !d.late)
-	c := &store.Commit{ID: rec.ID, Now: now, Changes: s.view.changes, User: s.user, Remember: s.remember}
-	if canSetCookie && s.remember != nil && s.m.persistent(s.remember) != s.m.persistent(rec.Remember) {
-		rotate = true // the new cookie carries the new choice
+	rotate := d.rotates(s, now, canSetCookie)
+	if canSetCookie && d.v == valid && d.st.pos == posNewest && s.remember != nil &&
+		s.m.persistent(s.remember) != s.m.persistent(rec.Remember) {
+		rotate = true // the new cookie carries the new choice (only the newest token's holder rotates)
 	}
+	extend := s.m.extendDue(rec, now)
+	c := &store.Commit{ID: rec.ID, Now: now, Changes: s.view.changes, User: s.user, Remember: s.remember}
 	if s.dirty() || rotate || extend {
 		c.Expires = s.m.deadline(now, rec.Absolute)
 	}
@@ -225,6 +232,8 @@ func (d *dbSession) update(ctx context.Context, s *Session, now time.Time, canSe
 	if out != store.Rotated {
 		return keepCookie, nil
 	}
+	d.cands[d.cur] = newDBCookie(rec.ID, token)
+	d.st = standing{pos: posNewest, newestAt: n.Newest().At}
 	s.m.lifecycle(ctx, MetricRotate, rec.ID)
 	return s.m.setCookie(cookieValue(rec.ID, token), n), nil
 }
@@ -244,7 +253,7 @@ func (s *Session) committed(c *store.Commit, rotated bool) *store.Record {
 		n.Expires = c.Expires
 	}
 	if rotated {
-		n.Tokens, n.Retired = c.Rotate.Tokens, c.Rotate.Retired
+		n.Tokens, n.Retired, n.Parent = c.Rotate.Tokens, c.Rotate.Retired, c.Rotate.Parent
 	}
 	s.user, s.remember = nil, nil
 	s.setRecord(&n)

@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/mongosession/mongosession/internal/store"
 )
 
 // Load returns the session of r's cookie, for code that has the request but no response to commit on: a
@@ -71,11 +69,12 @@ func (m *Manager) LoadID(ctx context.Context, id string) (*Session, error) {
 		return nil, m.storeErr("load session", id, err)
 	}
 	d := &dbSession{cands: []dbCookie{{id: id}}, loaded: true}
-	if rec != nil && rec.Absolute.After(m.now()) {
-		d.status = store.Found
-		s.setRecord(rec)
+	if rec == nil || !rec.Absolute.After(m.now()) {
+		rec = nil
+	} else {
+		d.v, d.st = valid, standing{pos: posKept, newestAt: rec.Newest().At}
 	}
-	s.kind = d
+	s.become(d, rec)
 	return s, nil
 }
 

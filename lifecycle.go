@@ -1,7 +1,8 @@
 package mongosession
 
 // The commit and the moves between kinds: creating a session, renewing it, moving it from the cookie to the
-// database. This file is the one place that knows both kinds.
+// database. The kind a session has changes only here (become) and when a read hands a request to its sealed
+// fallback cookie (becomeFallback).
 
 import (
 	"context"
@@ -11,9 +12,10 @@ import (
 	"github.com/mongosession/mongosession/internal/store"
 )
 
-// supersededGrace is how long a renewed session's tombstone lets requests still in flight with the old cookie
-// be told apart from strangers (they get ErrSuperseded for their changes, not a new session).
-const supersededGrace = 10 * time.Minute
+// tombstoneLife is how long a renewed session's tombstone is kept. A request is judged by when it arrived
+// (superseded if it arrived less than inFlightAllowance after the renewal, stale after), but it may read its
+// session long after it arrived (a slow handler, a long poll): the tombstone must still be there to tell.
+const tombstoneLife = 10 * time.Minute
 
 // commit writes the request's changes once (and, after the headers went out, again for later changes). It
 // returns what to do with the cookie; canSetCookie tells whether a cookie can still reach the client.
@@ -24,6 +26,9 @@ func (s *Session) commit(canSetCookie bool) (outcome, error) {
 		return keepCookie, s.err
 	}
 	now := s.m.now()
+	if err := s.kind.prepare(s, now, canSetCookie); err != nil {
+		return keepCookie, err
+	}
 	if s.destroyed == nil && !s.kind.due(s, now, canSetCookie) {
 		return keepCookie, nil // untouched, or nothing due: no database work, so no context either
 	}
@@ -59,12 +64,17 @@ func (s *Session) commitDue(ctx context.Context, now time.Time, canSetCookie boo
 // noSession is the kind of a request without a usable session: its first write creates one.
 type noSession struct{}
 
-func (noSession) load(*Session, time.Time) error { return nil }
+func (noSession) load(*Session, time.Time) error          { return nil }
+func (noSession) prepare(*Session, time.Time, bool) error { return nil }
 func (noSession) due(s *Session, _ time.Time, _ bool) bool {
 	return s.dirty()
 }
 func (noSession) commit(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {
-	return s.m.create(ctx, s, now, canSetCookie)
+	if !canSetCookie && (len(s.view.changes) > 0 || userLinked(s)) {
+		s.dropChanges()
+		return keepCookie, fmt.Errorf("%w: a change to a request without a session was not stored%s", ErrHeadersSent, s.noResponse())
+	}
+	return s.m.create(ctx, s, now)
 }
 func (noSession) end(context.Context, *Session) error { return nil }
 func (noSession) id() string                          { return "" }
@@ -72,15 +82,11 @@ func (noSession) mode(*Session) Mode                  { return ModeNone }
 func (noSession) storesWithoutCookie(*Session) bool   { return false }
 
 // create stores a request's changes as a new session: sealed in the cookie (StartInCookie, unless the session
-// is to be in the database) or one insert.
-func (m *Manager) create(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {
+// is to be in the database) or one insert. The caller made sure a cookie can carry it.
+func (m *Manager) create(ctx context.Context, s *Session, now time.Time) (outcome, error) {
 	if len(s.view.changes) == 0 && !userLinked(s) {
 		s.user, s.remember = nil, nil
 		return keepCookie, nil // nothing to store
-	}
-	if !canSetCookie {
-		s.view.changes, s.user, s.remember = nil, nil, nil
-		return keepCookie, fmt.Errorf("%w: a change to a request without a session was not stored", ErrHeadersSent)
 	}
 	var o outcome
 	var err error
@@ -93,29 +99,6 @@ func (m *Manager) create(ctx context.Context, s *Session, now time.Time, canSetC
 		m.lifecycle(ctx, MetricCreate, s.kind.id(), "mode", s.kind.mode(s).String())
 	}
 	return o, err
-}
-
-// converge makes the parallel first writes of one stale cookie end in one session. Each created a session of
-// its own (s.rec, to be sent with o); the first to record itself as the stale cookie's successor keeps it, and
-// the others move their changes (c, without an id) there, remove their own and send no cookie: the browser
-// gets the first one's, instead of one session per parallel request and all but the last lost. The record
-// lasts inFlightAllowance: the requests the browser sent before it got the new cookie.
-func (m *Manager) converge(ctx context.Context, s *Session, stale dbCookie, c *store.Commit, o outcome) (outcome, error) {
-	created := s.rec.ID
-	winner, err := m.store.Succeed(ctx, stale.id, stale.hash[:], created, c.Now.Add(inFlightAllowance))
-	if err != nil || winner == "" || winner == created {
-		return o, nil // on an error the session stands alone, as it would without the record
-	}
-	c.ID = winner
-	if out, err := m.store.Commit(ctx, c); err != nil || out == store.Gone {
-		return o, nil // the first one's session is gone (an old record): keep this one
-	}
-	if _, err := m.store.Delete(ctx, created); err != nil {
-		m.opts.Logger.Warn("mongosession: removing a session merged into a parallel one failed", "err", m.storeErr("delete", created, err))
-	}
-	s.kind = noSession{}
-	s.setRecord(nil)
-	return keepCookie, nil
 }
 
 // userLinked reports whether the session is (or is about to be) linked to a user. Such a session lives in the
@@ -160,8 +143,7 @@ func (m *Manager) createSession(ctx context.Context, s *Session, now time.Time, 
 	if err := m.store.Insert(ctx, rec); err != nil {
 		return keepCookie, m.storeErr("create session", rec.ID, err)
 	}
-	s.kind = &dbSession{cands: []dbCookie{newDBCookie(rec.ID, token)}, loaded: true, status: store.Found}
-	s.setRecord(rec)
+	s.become(newDBSession(rec.ID, token, now), rec)
 	s.view.changes, s.user, s.remember, s.renew, s.promote = nil, nil, nil, false, false
 	return m.setCookie(cookieValue(rec.ID, token), rec), nil
 }
@@ -198,7 +180,7 @@ func (m *Manager) renew(ctx context.Context, s *Session, now time.Time) (outcome
 	for _, t := range old.Tokens {
 		retired = append(retired, store.Token{Hash: t.Hash, At: now})
 	}
-	final, err := m.store.Supersede(ctx, old.ID, retired, now.Add(supersededGrace))
+	final, err := m.store.Supersede(ctx, old.ID, retired, now.Add(tombstoneLife))
 	if err != nil {
 		return keepCookie, m.storeErr("renew: retire the old session", old.ID, err)
 	}
@@ -248,13 +230,10 @@ func (m *Manager) carryOver(ctx context.Context, s *Session, final *store.Record
 	return nil
 }
 
-// touchDue reports whether a commit of rec at now rotates the token (only while a cookie can still be sent)
-// and whether it extends the deadline (once it has drifted by more than a tenth of IdleTimeout). The fast
-// path (dbSession.due) and the write (dbSession.update) both ask it.
-func (m *Manager) touchDue(rec *store.Record, now time.Time, canSetCookie bool) (rotate, extend bool) {
-	rotate = canSetCookie && now.Sub(rec.Newest().At) >= m.opts.TokenTTL
-	extend = m.deadline(now, rec.Absolute).Sub(rec.Expires) > m.opts.IdleTimeout/10
-	return rotate, extend
+// extendDue reports whether a commit of rec at now extends its deadline (once it has drifted by more than a
+// tenth of IdleTimeout). The fast path (dbSession.due) and the write (dbSession.update) both ask it.
+func (m *Manager) extendDue(rec *store.Record, now time.Time) bool {
+	return m.deadline(now, rec.Absolute).Sub(rec.Expires) > m.opts.IdleTimeout/10
 }
 
 // deadline is the expiry a write at now sets: the idle deadline, never past the absolute one (so a write
@@ -268,7 +247,7 @@ const retiredKept = 8
 
 // rotation adds a new token and retires the oldest ones beyond TokensKept, but never the token this request
 // presented: if the new cookie never reaches the browser (a late acknowledgement, a lost response), the
-// browser's token must still be accepted, however often that happens.
+// browser's token must still be accepted, and its holder may rotate again (it is the new token's parent).
 func (m *Manager) rotation(rec *store.Record, presented, newHash []byte, now time.Time) *store.Rotation {
 	now = now.Truncate(time.Millisecond)
 	tokens := append(append(make([]store.Token, 0, len(rec.Tokens)+1), rec.Tokens...), store.Token{Hash: newHash, At: now})
@@ -284,7 +263,7 @@ func (m *Manager) rotation(rec *store.Record, presented, newHash []byte, now tim
 	if len(retired) > retiredKept {
 		retired = retired[len(retired)-retiredKept:]
 	}
-	return &store.Rotation{ExpectNewest: rec.Newest().Hash, Tokens: tokens, Retired: retired}
+	return &store.Rotation{ExpectNewest: rec.Newest().Hash, Tokens: tokens, Retired: retired, Parent: presented}
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -292,4 +271,21 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// become makes k, storing rec, the session's kind: after a create, a renewal, a move or a seal.
+func (s *Session) become(k kind, rec *store.Record) {
+	s.kind = k
+	s.setRecord(rec)
+}
+
+// becomeFallback hands a request whose database cookies all failed to the sealed cookie it also carried.
+func (s *Session) becomeFallback() {
+	s.kind, s.fallback = s.fallback, nil
+	_ = s.kind.load(s, s.m.now())
+}
+
+// dropChanges forgets what the request changed (it cannot be stored).
+func (s *Session) dropChanges() {
+	s.view.changes, s.user, s.remember = nil, nil, nil
 }

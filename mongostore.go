@@ -24,11 +24,12 @@ type Store = store.Store
 
 // The session document, in one place:
 //
-//	{_id, tokens: [{h, at}], newest: h, retired: binary, data: {key: value}, user, remember,
+//	{_id, tokens: [{h, at}], newest: h, parent: h, retired: binary, data: {key: value}, user, remember,
 //	 client: {ip, ua, seen}, created, absolute, expires}
 //
 // tokens are the accepted token hashes with their issue times, newest last; newest repeats the newest hash as
-// the field a rotation compares and sets; retired holds recently retired hashes with their retirement times
+// the field a rotation compares and sets; parent is the hash the rotation that issued the newest token was
+// presented (absent until the first rotation: see docs/design.md, who rotates); retired holds recently retired hashes with their retirement times
 // (to recognise a replayed or a merely slow cookie). user, remember (the session's choice of a persistent
 // cookie, Session.RememberMe) and client are present only when set. expires is the
 // deadline in force (the idle deadline capped by absolute), a BSON date for the TTL index. A session renewed
@@ -45,15 +46,15 @@ const (
 	fieldCreated  = "created"
 	fieldAbsolute = "absolute"
 	fieldExpires  = "expires"
-	fieldNext     = "next"
+	fieldParent   = "parent"
 	tombPrefix    = "r:" // never a session id: ids are base64url
-	succPrefix    = "n:"
 )
 
 type mongoDoc struct {
 	ID       string        `bson:"_id"`
 	Tokens   []store.Token `bson:"tokens,omitempty"`
 	Newest   []byte        `bson:"newest,omitempty"`
+	Parent   []byte        `bson:"parent,omitempty"`
 	Retired  packedTokens  `bson:"retired,omitempty"`
 	Data     bson.Raw      `bson:"data,omitempty"`
 	User     string        `bson:"user,omitempty"`
@@ -62,7 +63,6 @@ type mongoDoc struct {
 	Created  time.Time     `bson:"created,omitempty"`
 	Absolute time.Time     `bson:"absolute,omitempty"`
 	Expires  time.Time     `bson:"expires"`
-	Next     string        `bson:"next,omitempty"` // a successor record: the session that replaced a stale cookie
 }
 
 // MongoStore keeps one document per session in a MongoDB collection. Every session lookup is by _id alone
@@ -310,7 +310,7 @@ func (s *MongoStore) loadTomb(ctx context.Context, id string, hash []byte, now t
 }
 
 func (d *mongoDoc) record() (*store.Record, error) {
-	rec := &store.Record{ID: d.ID, Tokens: d.Tokens, Retired: d.Retired, User: d.User, Remember: d.Remember, Client: d.Client,
+	rec := &store.Record{ID: d.ID, Tokens: d.Tokens, Parent: d.Parent, Retired: d.Retired, User: d.User, Remember: d.Remember, Client: d.Client,
 		Created: d.Created, Absolute: d.Absolute, Expires: d.Expires, Data: make(map[string]bson.RawValue)}
 	if len(d.Data) > 0 {
 		elems, err := d.Data.Elements()
@@ -391,26 +391,6 @@ func (s *MongoStore) Supersede(ctx context.Context, id string, retired []store.T
 	return d.record()
 }
 
-// Succeed implements Store: one insert of {_id: "n:" + staleID, newest: tokenHash, next, expires}; a duplicate
-// key means a request with the same stale cookie got there first, and one read tells its session.
-func (s *MongoStore) Succeed(ctx context.Context, staleID string, hash []byte, next string, until time.Time) (string, error) {
-	_, err := s.coll.InsertOne(ctx, mongoDoc{ID: succPrefix + staleID, Newest: hash, Next: next, Expires: until})
-	if err == nil {
-		return next, nil
-	}
-	if !mongo.IsDuplicateKeyError(err) {
-		return "", err
-	}
-	var d mongoDoc
-	if err := s.coll.FindOne(ctx, bson.D{{Key: fieldID, Value: succPrefix + staleID}}).Decode(&d); err != nil {
-		return "", err
-	}
-	if subtle.ConstantTimeCompare(d.Newest, hash) != 1 {
-		return "", nil
-	}
-	return d.Next, nil
-}
-
 // Delete implements Store.
 func (s *MongoStore) Delete(ctx context.Context, id string) (bool, error) {
 	res, err := s.coll.DeleteOne(ctx, bson.D{{Key: fieldID, Value: id}})
@@ -447,7 +427,8 @@ func (s *MongoStore) Commit(ctx context.Context, c *store.Commit) (store.Outcome
 	models := []mongo.WriteModel{mongo.NewUpdateOneModel().
 		SetFilter(bson.D{{Key: fieldID, Value: c.ID}, {Key: fieldNewest, Value: c.Rotate.ExpectNewest}}).
 		SetUpdate(withSet(changes, bson.E{Key: fieldTokens, Value: c.Rotate.Tokens}, // whole: FerretDB ignores $slice
-			bson.E{Key: fieldNewest, Value: newest}, bson.E{Key: fieldRetired, Value: packedTokens(c.Rotate.Retired)}))}
+			bson.E{Key: fieldNewest, Value: newest}, bson.E{Key: fieldParent, Value: c.Rotate.Parent},
+			bson.E{Key: fieldRetired, Value: packedTokens(c.Rotate.Retired)}))}
 	if c.HasChanges() {
 		models = append(models, mongo.NewUpdateOneModel().
 			SetFilter(bson.D{{Key: fieldID, Value: c.ID}, {Key: fieldNewest, Value: bson.D{{Key: "$ne", Value: newest}}}}).

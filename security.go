@@ -51,29 +51,12 @@ func (m *Manager) logSecurityEvent(e SecurityEvent) {
 		"user", e.User, "remote", e.RemoteAddr, "user_agent", e.UserAgent)
 }
 
-// inFlightAllowance is how long before a request arrived a token may have been retired and still count as
-// valid when the request was sent: requests already on their way (a page's parallel assets during login, a
-// slow upload), and clocks of application servers up to this far apart. Such a request is superseded, not a
-// replay.
-const inFlightAllowance = 5 * time.Second
-
-// sentBefore reports whether request s was sent before its token was retired at retiredAt (give or take
-// inFlightAllowance): the token was valid when the request left the browser, so it is neither a replay nor
-// outdated for this request.
-func (m *Manager) sentBefore(s *Session, retiredAt time.Time) bool {
-	return retiredAt.After(s.arrived.Add(-inFlightAllowance))
-}
-
-// tokenRetired runs when a request's cookie names a token that a rotation of its session retired before the
-// request was sent (beyond inFlightAllowance): a replay. It is reported and, unless KeepSessionOnReuse, the
-// session is revoked. (A pre-login cookie presented after its session was renewed is not reported: a login
-// whose response was lost leaves the real browser holding one.)
-func (m *Manager) tokenRetired(ctx context.Context, s *Session, id string, res store.Loaded, now time.Time) {
-	if m.sentBefore(s, res.RetiredAt) {
-		return
-	}
+// replayed runs when a request presents a token its session retired before the request was sent (judge's
+// replay): a copy used after its holder moved on. It is reported and, unless KeepSessionOnReuse, the session
+// is revoked. Detached loads never get here (I5).
+func (m *Manager) replayed(ctx context.Context, s *Session, id, user string, now time.Time) {
 	client := m.clientInfo(s.req, now)
-	ev := SecurityEvent{Kind: EventTokenReuse, Session: SessionHash(id), User: res.User,
+	ev := SecurityEvent{Kind: EventTokenReuse, Session: SessionHash(id), User: user,
 		RemoteAddr: client.RemoteAddr, UserAgent: client.UserAgent, Time: now}
 	m.opts.OnSecurityEvent(ev)
 	m.event(MetricReuse)

@@ -68,6 +68,9 @@ type kind interface {
 	// load reads the session if it has not been read (lazily; the database kind reads, the cookie kind has
 	// nothing to read). It sets s.rec, or leaves it nil when the request has no usable session.
 	load(s *Session, now time.Time) error
+	// prepare does what the commit needs done before it can tell its work (the database kind reads when the
+	// commit needs the read); it may hand the session to another kind (the sealed fallback).
+	prepare(s *Session, now time.Time, canSetCookie bool) error
 	// due reports whether a commit at now has work to do: the fast path of an untouched request.
 	due(s *Session, now time.Time, canSetCookie bool) bool
 	// commit writes the request's changes; canSetCookie tells whether a cookie can still reach the client.
@@ -442,8 +445,8 @@ func (s *Session) Destroy() error {
 	if s.rec != nil {
 		s.destroyed = s.kind
 	}
-	s.kind, s.user, s.remember, s.renew, s.promote = noSession{}, nil, nil, false, false
-	s.setRecord(nil)
+	s.become(noSession{}, nil)
+	s.user, s.remember, s.renew, s.promote = nil, nil, false, false
 	s.view.changes = nil
 	return nil
 }

@@ -19,18 +19,11 @@ type Store struct {
 	mu    sync.Mutex
 	recs  map[string]*store.Record
 	tombs map[string]tomb
-	succ  map[string]successor
 }
 
 type tomb struct {
 	retired []store.Token
 	until   time.Time
-}
-
-type successor struct {
-	hash  []byte
-	next  string
-	until time.Time
 }
 
 // New returns an empty Store.
@@ -101,23 +94,6 @@ func (s *Store) Supersede(_ context.Context, id string, retired []store.Token, u
 	r := s.recs[id]
 	delete(s.recs, id)
 	return r, nil
-}
-
-// Succeed implements store.Store.
-func (s *Store) Succeed(_ context.Context, staleID string, hash []byte, next string, until time.Time) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.succ == nil {
-		s.succ = map[string]successor{}
-	}
-	if old, ok := s.succ[staleID]; ok {
-		if string(old.hash) == string(hash) {
-			return old.next, nil
-		}
-		return "", nil
-	}
-	s.succ[staleID] = successor{hash: hash, next: next, until: until}
-	return next, nil
 }
 
 // Delete implements store.Store.
@@ -205,7 +181,7 @@ func (s *Store) Commit(_ context.Context, c *store.Commit) (store.Outcome, error
 	}
 	out := store.Applied
 	if rotate {
-		n.Tokens, n.Retired, out = c.Rotate.Tokens, c.Rotate.Retired, store.Rotated
+		n.Tokens, n.Retired, n.Parent, out = c.Rotate.Tokens, c.Rotate.Retired, c.Rotate.Parent, store.Rotated
 	}
 	s.recs[c.ID] = &n
 	return out, nil

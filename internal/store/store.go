@@ -31,11 +31,6 @@ type Store interface {
 	// The tombstone is in place before the session disappears. It returns the session as it was when removed
 	// (with the changes of parallel requests since it was read), or nil if it was already gone.
 	Supersede(ctx context.Context, id string, retired []Token, until time.Time) (*Record, error)
-	// Succeed records, until the given time, that session next replaces the stale cookie (staleID, tokenHash),
-	// and returns the session that replaces it: next if this call recorded it; the one recorded first if a
-	// request with the same cookie did so before (its parallel writes then converge on one session); "" if a
-	// record for another token holds staleID (no convergence).
-	Succeed(ctx context.Context, staleID string, tokenHash []byte, next string, until time.Time) (string, error)
 	// Delete removes a session (not its tombstone) and reports whether it existed.
 	Delete(ctx context.Context, id string) (bool, error)
 	// UserSessions returns the live sessions linked to user, without tokens or data.
@@ -60,8 +55,11 @@ type Client struct {
 
 // Record is a whole session as stored.
 type Record struct {
-	ID      string
-	Tokens  []Token // accepted tokens, newest last
+	ID     string
+	Tokens []Token // accepted tokens, newest last
+	// Parent is the hash of the token presented by the rotation that issued the newest token (nil for a new
+	// session): its holder may rotate again if the newest token's cookie never arrived (docs/design.md).
+	Parent  []byte
 	Retired []Token // recently retired tokens, newest last, bounded
 	Data    map[string]bson.RawValue
 	User    string
@@ -127,6 +125,7 @@ type Rotation struct {
 	ExpectNewest []byte
 	Tokens       []Token // the new accepted list, newest (the new token) last
 	Retired      []Token
+	Parent       []byte // the hash of the token the rotating request presented
 }
 
 // Commit is one request's write, applied all or nothing.

@@ -112,7 +112,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		insert(t, s, newRec("r"))
 		rot := func(newToken string) *store.Rotation {
 			return &store.Rotation{ExpectNewest: hash("b"), Tokens: []store.Token{{Hash: hash("b"), At: now}, {Hash: hash(newToken), At: now}},
-				Retired: []store.Token{{Hash: hash("a"), At: now}}}
+				Retired: []store.Token{{Hash: hash("a"), At: now}}, Parent: hash("b")}
 		}
 		inc := map[string]store.Change{"n": {Op: store.OpInc, Delta: 1}}
 		if got, err := s.Commit(ctx, &store.Commit{ID: "r", Now: now, Rotate: rot("c1"), Changes: inc, Expires: now.Add(time.Hour)}); err != nil || got != store.Rotated {
@@ -134,6 +134,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 		if load(t, s, "r", "a", now).Status != store.Retired {
 			t.Error("the rotation did not retire a")
+		}
+		if l := load(t, s, "r", "c1", now); string(l.Record.Parent) != string(hash("b")) {
+			t.Errorf("the rotation's parent is %x, want the hash of b", l.Record.Parent)
 		}
 		// A failing change ($inc on a string) applies nothing: no rotation either.
 		_, err := s.Commit(ctx, &store.Commit{ID: "r", Now: now, Changes: map[string]store.Change{"s": {Op: store.OpInc, Delta: 1}},
@@ -167,21 +170,6 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 		if final, err := s.Supersede(ctx, "old", nil, now.Add(time.Minute)); err != nil || final != nil {
 			t.Fatalf("superseding it again: %v, %v; want nil (already gone)", final, err)
-		}
-	})
-
-	t.Run("Succeed", func(t *testing.T) {
-		s := newStore(t)
-		for _, tc := range []struct {
-			hash, next, want string
-		}{
-			{"a", "first", "first"},  // recorded
-			{"a", "second", "first"}, // the same stale cookie: converge on the first
-			{"b", "third", ""},       // another token for the same id: no convergence
-		} {
-			if got, err := s.Succeed(ctx, "stale", hash(tc.hash), tc.next, now.Add(time.Minute)); err != nil || got != tc.want {
-				t.Errorf("Succeed(%s, %s) = %q, %v; want %q", tc.hash, tc.next, got, err, tc.want)
-			}
 		}
 	})
 
