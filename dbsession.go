@@ -133,7 +133,7 @@ func (d *dbSession) due(s *Session, now time.Time, canSetCookie bool) bool {
 
 // rotates asks the decision whether this commit rotates the token.
 func (d *dbSession) rotates(s *Session, now time.Time, canSetCookie bool) bool {
-	return rotates(d.st, d.v, now, s.m.opts.TokenTTL, canSetCookie, s.detached)
+	return rotates(d.st, d.v, s.arrived, now, s.m.opts.TokenTTL, canSetCookie, s.detached)
 }
 
 func (d *dbSession) commit(ctx context.Context, s *Session, now time.Time, canSetCookie bool) (outcome, error) {

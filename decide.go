@@ -123,19 +123,19 @@ func judge(st standing, arrived time.Time, detached bool) verdict {
 // the holder of the newest token rotates, once it is TokenTTL old: a party holding an older token cannot
 // rotate, so when two parties use one session, one chain of tokens goes on and the other party's token is
 // retired within TokensKept rotations; its next use is a replay. The one exception is a rotation whose
-// cookie never arrived (a lost response): if the newest token is still unused reissueAfter after it was
-// issued, the holder of the token it replaced rotates again. A request that cannot send a cookie (headers
-// gone, hijacked, detached) never rotates.
-func rotates(st standing, v verdict, now time.Time, ttl time.Duration, canSetCookie, detached bool) bool {
+// cookie never arrived (a lost response): a request that presents the token the newest one replaced, and
+// arrived more than reissueAfter after the newest was issued, was sent after the new cookie would have
+// arrived, so it never did (or the sender is another party): it rotates again. A request that cannot send a
+// cookie (headers gone, hijacked, detached) never rotates.
+func rotates(st standing, v verdict, arrived, now time.Time, ttl time.Duration, canSetCookie, detached bool) bool {
 	if v != valid || !canSetCookie || detached {
 		return false
 	}
-	age := now.Sub(st.newestAt)
 	switch st.pos {
 	case posNewest:
-		return age >= ttl
+		return now.Sub(st.newestAt) >= ttl
 	case posParent:
-		return age >= max(ttl, reissueAfter)
+		return arrived.Sub(st.newestAt) > reissueAfter && now.Sub(st.newestAt) >= ttl
 	}
 	return false
 }
